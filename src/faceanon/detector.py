@@ -1,0 +1,182 @@
+"""CenterFace face detector on ONNX Runtime.
+
+Contract: ``detect(rgb) -> float32 [N, 5]`` rows of (x1, y1, x2, y2, score) in the pixels of the image
+given, best score first; an empty ``[0, 5]`` array when there is no face.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from PIL import Image
+
+from .errors import InvalidRequestError, ModelError
+from .model import resolve_model_path
+from .nms import FloatArray, nms
+
+STRIDE = 4  # CenterFace predicts one heatmap cell per 4x4 input pixels.
+ALIGN = 32  # The backbone downsamples 32x: inputs are padded to a multiple of it.
+
+# Picked on ../shared/data with benchmarks/bench_detect.py: see models/MODEL_CARD.md for the sweep.
+DEFAULT_THRESHOLD = 0.2
+DEFAULT_NMS_IOU = 0.3
+
+RGBImage = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class _Heads:
+    """Output names of the session in the order heatmap, scale, offset (landmarks are not used)."""
+
+    heatmap: str
+    scale: str
+    offset: str
+
+
+def _find_heads(session: ort.InferenceSession) -> _Heads:
+    outputs = session.get_outputs()
+    by_name = {o.name: o for o in outputs}
+    if {"heatmap", "scale", "offset"} <= by_name.keys():
+        return _Heads("heatmap", "scale", "offset")
+    # The upstream export names its outputs by node number; their order is heatmap, scale, offset, landmarks.
+    if len(outputs) < 3:
+        raise ModelError("detector model has fewer than three outputs")
+    return _Heads(outputs[0].name, outputs[1].name, outputs[2].name)
+
+
+def build_session(model_path: Path, *, intra_op_threads: int = 1) -> ort.InferenceSession:
+    """One ONNX Runtime session; build it once per process (module level in Lambda)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn the vCPU we share with decode/encode between runs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+    except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
+        raise ModelError(f"cannot load detector model {model_path.name}") from exc
+
+
+def as_rgb_uint8(image: npt.ArrayLike) -> RGBImage:
+    """Validate the detector's input: an H x W x 3 uint8 array (grey H x W is widened)."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise InvalidRequestError(f"detector input must be uint8, got {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise InvalidRequestError(f"detector input must be H x W x 3, got shape {array.shape}")
+    return array
+
+
+def _resize(rgb: RGBImage, scale: float) -> RGBImage:
+    if scale == 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(rgb).resize(size, resample))
+
+
+def to_blob(rgb: RGBImage) -> npt.NDArray[np.float32]:
+    """NCHW float32 in 0..255 (the model normalises internally), zero-padded bottom/right to a multiple of 32."""
+    height, width = rgb.shape[:2]
+    padded_h = -(-height // ALIGN) * ALIGN
+    padded_w = -(-width // ALIGN) * ALIGN
+    blob = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
+    blob[0, :, :height, :width] = rgb.transpose(2, 0, 1)
+    return blob
+
+
+def decode(
+    heatmap: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    offset: npt.NDArray[np.float32],
+    *,
+    threshold: float,
+) -> FloatArray:
+    """Turn CenterFace's heads ([1,1,h,w], [1,2,h,w], [1,2,h,w]) into boxes [N, 5] in network-input pixels."""
+    # Every cell above threshold, not only local peaks: in crowds a neighbouring cell often carries the box
+    # of an adjacent face, and NMS removes the duplicates (peaks alone lost 2-3 recall points at 10-40 px).
+    rows, cols = np.nonzero(heatmap[0, 0] > threshold)
+    if rows.size == 0:
+        return np.empty((0, 5), dtype=np.float32)
+    box_h = np.exp(scale[0, 0, rows, cols]) * STRIDE
+    box_w = np.exp(scale[0, 1, rows, cols]) * STRIDE
+    centre_y = (rows + offset[0, 0, rows, cols] + 0.5) * STRIDE
+    centre_x = (cols + offset[0, 1, rows, cols] + 0.5) * STRIDE
+    return np.stack(
+        [
+            centre_x - box_w / 2,
+            centre_y - box_h / 2,
+            centre_x + box_w / 2,
+            centre_y + box_h / 2,
+            heatmap[0, 0, rows, cols],
+        ],
+        axis=1,
+    ).astype(np.float32)
+
+
+class CenterFaceDetector:
+    """Holds one ONNX Runtime session; ``detect`` is safe to call many times (not from many threads)."""
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, *, intra_op_threads: int = 1) -> None:
+        self.model_path = resolve_model_path(model_path)
+        self.session = build_session(self.model_path, intra_op_threads=intra_op_threads)
+        self.input_name: str = self.session.get_inputs()[0].name
+        self._heads = _find_heads(self.session)
+
+    def _run(self, blob: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], ...]:
+        names = [self._heads.heatmap, self._heads.scale, self._heads.offset]
+        try:
+            heatmap, scale, offset = self.session.run(names, {self.input_name: blob})
+        except ort.capi.onnxruntime_pybind11_state.RuntimeException as exc:
+            raise ModelError("detector inference failed") from exc
+        return heatmap, scale, offset
+
+    def detect_at_scale(self, rgb: RGBImage, scale: float, *, threshold: float) -> FloatArray:
+        """Raw candidates (before NMS) of one network pass over rgb resized by scale, in rgb's pixels."""
+        resized = _resize(rgb, scale)
+        heatmap, box_scale, offset = self._run(to_blob(resized))
+        dets = decode(heatmap, box_scale, offset, threshold=threshold)
+        # Map back through the actual resize factors (rounding makes them differ slightly from scale).
+        dets[:, [0, 2]] *= rgb.shape[1] / resized.shape[1]
+        dets[:, [1, 3]] *= rgb.shape[0] / resized.shape[0]
+        return dets
+
+    def detect(
+        self,
+        rgb: npt.ArrayLike,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        scale: float = 1.0,
+    ) -> FloatArray:
+        """Faces in an H x W x 3 uint8 RGB image as float32 [N, 5] (x1, y1, x2, y2, score)."""
+        if not 0.0 < threshold < 1.0:
+            raise InvalidRequestError("threshold must be between 0 and 1")
+        if not 0.0 < scale <= 8.0:
+            raise InvalidRequestError("scale must be in (0, 8]")
+        image = as_rgb_uint8(rgb)
+        height, width = image.shape[:2]
+        if height == 0 or width == 0:
+            return np.empty((0, 5), dtype=np.float32)
+        dets = self.detect_at_scale(image, scale, threshold=threshold)
+        return clip_boxes(nms(dets, nms_iou), width, height)
+
+
+def clip_boxes(dets: FloatArray, width: int, height: int) -> FloatArray:
+    """Clip boxes to the image and drop any that end up empty."""
+    if len(dets) == 0:
+        return dets
+    clipped = dets.copy()
+    clipped[:, [0, 2]] = np.clip(dets[:, [0, 2]], 0, width)
+    clipped[:, [1, 3]] = np.clip(dets[:, [1, 3]], 0, height)
+    keep = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    return clipped[keep]

@@ -1,0 +1,158 @@
+"""Scoring against human-made face boxes (datasets laid out as ``annotations.json`` + ``images/``).
+
+The rule is WIDER FACE's: a labelled face is found when a detection overlaps it with IoU >= 0.5. Recall is
+reported per face-height bin. Boxes marked ``ignore`` neither count as misses nor make detections false.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from .nms import iou_matrix
+
+HEIGHT_BINS: tuple[tuple[str, float, float], ...] = (
+    ("<10", 0.0, 10.0),
+    ("10-20", 10.0, 20.0),
+    ("20-40", 20.0, 40.0),
+    ("40-80", 40.0, 80.0),
+    (">=80", 80.0, float("inf")),
+)
+MATCH_IOU = 0.5
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    width: int
+    height: int
+    boxes: npt.NDArray[np.float64]  # [N, 4] x1, y1, x2, y2
+    ignore: npt.NDArray[np.bool_]  # [N]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    images: tuple[LabelledImage, ...]
+
+    @property
+    def is_negative(self) -> bool:
+        """A face-free set: every image has no labelled face."""
+        return all(len(image.boxes) == 0 for image in self.images)
+
+
+def load_dataset(folder: Path) -> Dataset:
+    """Read ``folder/annotations.json``; a folder with only images is a face-free (negative) set."""
+    annotations = folder / "annotations.json"
+    if not annotations.is_file():
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+        empty = np.zeros((0, 4))
+        return Dataset(
+            folder.name,
+            tuple(LabelledImage(p, 0, 0, empty, np.zeros(0, dtype=bool)) for p in files),
+        )
+    data = json.loads(annotations.read_text())
+    images = []
+    for entry in data["images"]:
+        raw = np.asarray(entry["boxes"], dtype=np.float64).reshape(-1, 5)
+        xywh = raw[:, :4]
+        boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
+        images.append(
+            LabelledImage(folder / entry["file"], entry["width"], entry["height"], boxes, raw[:, 4] > 0)
+        )
+    return Dataset(folder.name, tuple(images))
+
+
+def find_datasets(root: Path) -> list[Dataset]:
+    """Every dataset directly under root (``../shared/data`` layout), sorted by name."""
+    return [load_dataset(d) for d in sorted(root.iterdir()) if d.is_dir()]
+
+
+def height_bin(height: float) -> str:
+    for name, low, high in HEIGHT_BINS:
+        if low <= height < high:
+            return name
+    return HEIGHT_BINS[-1][0]
+
+
+@dataclass
+class RecallTally:
+    """Found / total labelled faces per height bin, plus false detections on face-free images."""
+
+    found: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in HEIGHT_BINS})
+    total: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in HEIGHT_BINS})
+    negative_images: int = 0
+    false_detections_on_negatives: int = 0
+
+    def add(self, image: LabelledImage, detections: npt.ArrayLike) -> None:
+        dets = np.asarray(detections, dtype=np.float64).reshape(-1, 5)
+        if len(image.boxes) == 0:
+            self.negative_images += 1
+            self.false_detections_on_negatives += len(dets)
+            return
+        matched = face_found(image.boxes, dets)
+        heights = image.boxes[:, 3] - image.boxes[:, 1]
+        for is_found, height, ignored in zip(matched, heights, image.ignore, strict=True):
+            if ignored:
+                continue
+            name = height_bin(float(height))
+            self.total[name] += 1
+            self.found[name] += int(is_found)
+
+    def merge(self, other: "RecallTally") -> None:
+        for name in self.total:
+            self.total[name] += other.total[name]
+            self.found[name] += other.found[name]
+        self.negative_images += other.negative_images
+        self.false_detections_on_negatives += other.false_detections_on_negatives
+
+    def recall(self, name: str) -> float | None:
+        return self.found[name] / self.total[name] if self.total[name] else None
+
+    @property
+    def false_per_negative_image(self) -> float | None:
+        if not self.negative_images:
+            return None
+        return self.false_detections_on_negatives / self.negative_images
+
+
+def face_found(labels: npt.NDArray[np.float64], detections: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """For each labelled box [N, 4], whether some detection overlaps it with IoU >= 0.5."""
+    if len(labels) == 0:
+        return np.zeros(0, dtype=bool)
+    if len(detections) == 0:
+        return np.zeros(len(labels), dtype=bool)
+    return np.asarray((iou_matrix(labels, detections) >= MATCH_IOU).any(axis=1))
+
+
+def ellipse_in_box(box: Sequence[float], height: int, width: int) -> tuple[slice, slice, npt.NDArray[np.bool_]]:
+    """The ellipse inscribed in box as a boolean patch, with the slices placing it in an H x W image."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    top, bottom = max(0, int(np.floor(y1))), min(height, int(np.ceil(y2)))
+    left, right = max(0, int(np.floor(x1))), min(width, int(np.ceil(x2)))
+    ys = np.arange(top, bottom, dtype=np.float64)[:, None] + 0.5
+    xs = np.arange(left, right, dtype=np.float64)[None, :] + 0.5
+    cy, cx = (y1 + y2) / 2, (x1 + x2) / 2
+    ry, rx = max((y2 - y1) / 2, 1e-6), max((x2 - x1) / 2, 1e-6)
+    inside = ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1.0
+    return slice(top, bottom), slice(left, right), inside
+
+
+def face_pixel_coverage(changed: npt.NDArray[np.bool_], labels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """For each labelled box, the share of its inscribed-ellipse pixels that are marked changed (H x W)."""
+    height, width = changed.shape
+    shares = np.zeros(len(labels))
+    for i, box in enumerate(labels):
+        rows, cols, inside = ellipse_in_box(box, height, width)
+        count = int(inside.sum())
+        shares[i] = float(changed[rows, cols][inside].sum()) / count if count else 1.0
+    return shares
+
+
+def iter_labelled(datasets: Sequence[Dataset]) -> Iterator[tuple[Dataset, LabelledImage]]:
+    for dataset in datasets:
+        for image in dataset.images:
+            yield dataset, image

@@ -1,0 +1,115 @@
+"""Configuration, read once into a frozen, validated object.
+
+Environment variable names are the ones template.yaml sets (``FACEANON_*``). Per-request overrides (API
+parameters, CLI flags) go through :meth:`Settings.override`, which validates the same way.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, get_args
+
+from .detector import DEFAULT_THRESHOLD
+from .errors import InvalidRequestError
+
+Method = Literal["fill", "blur", "pixelate"]
+Shape = Literal["ellipse", "box"]
+Detection = Literal["default", "fast"]
+
+METHODS: tuple[str, ...] = get_args(Method)
+SHAPES: tuple[str, ...] = get_args(Shape)
+DETECTIONS: tuple[str, ...] = get_args(Detection)
+
+_COLOUR = re.compile(r"^(noise|#[0-9a-fA-F]{6})$")
+_NAMED_COLOURS = {"black": "#000000", "white": "#ffffff", "grey": "#808080", "gray": "#808080"}
+
+# env var -> field name; template.yaml's Globals use exactly these names.
+ENV_VARS: Mapping[str, str] = {
+    "FACEANON_METHOD": "method",
+    "FACEANON_SHAPE": "shape",
+    "FACEANON_FILL": "fill",
+    "FACEANON_MASK_SCALE": "mask_scale",
+    "FACEANON_THRESHOLD": "threshold",
+    "FACEANON_DETECTION": "detection",
+    "FACEANON_MAX_PIXELS": "max_pixels",
+    "FACEANON_MAX_BYTES": "max_bytes",
+    "FACEANON_JPEG_QUALITY": "jpeg_quality",
+    "FACEANON_THREADS": "intra_op_threads",
+    "FACEANON_MODEL_PATH": "model_path",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    method: Method = "fill"
+    shape: Shape = "ellipse"
+    fill: str = "#000000"  # "#rrggbb" or "noise" (fresh random noise per face)
+    mask_scale: float = 1.3  # mask size relative to the detected box, so the mask covers the whole face
+    threshold: float = DEFAULT_THRESHOLD
+    detection: Detection = "default"  # "fast" trades small-face recall for speed
+    max_pixels: int = 50_000_000
+    max_bytes: int = 50 * 1024 * 1024
+    jpeg_quality: int = 90
+    intra_op_threads: int = 1  # one Lambda vCPU per ~1.8 GB of memory
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        fill = _NAMED_COLOURS.get(self.fill.lower(), self.fill)
+        object.__setattr__(self, "fill", fill)
+        checks = (
+            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
+            (self.shape in SHAPES, f"shape must be one of {', '.join(SHAPES)}"),
+            (self.detection in DETECTIONS, f"detection must be one of {', '.join(DETECTIONS)}"),
+            (bool(_COLOUR.match(fill)), "fill must be a colour name, #rrggbb or noise"),
+            (_is_number(self.mask_scale) and 0.5 <= self.mask_scale <= 3.0, "mask_scale must be in [0.5, 3]"),
+            (_is_number(self.threshold) and 0.01 <= self.threshold <= 0.99, "threshold must be in [0.01, 0.99]"),
+            (_is_int(self.max_pixels) and 1 <= self.max_pixels <= 500_000_000, "max_pixels out of range"),
+            (_is_int(self.max_bytes) and 1 <= self.max_bytes <= 1 << 31, "max_bytes out of range"),
+            (_is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
+            (_is_int(self.intra_op_threads) and 1 <= self.intra_op_threads <= 64, "threads must be in [1, 64]"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise InvalidRequestError(message)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, field_name in ENV_VARS.items():
+            raw = env.get(name)
+            if raw is not None and raw != "":
+                values[field_name] = _parse(field_name, raw, name)
+        return cls(**values)
+
+    def override(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (None means keep); validated like the original."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise InvalidRequestError(f"unknown setting: {sorted(unknown)[0]}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _parse(field_name: str, raw: str, env_name: str) -> Any:
+    kind = _FIELD_TYPES[field_name]
+    try:
+        if kind is float:
+            return float(raw)
+        if kind is int:
+            return int(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{env_name} must be a number") from exc
+    return raw
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
