@@ -37,9 +37,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             "file": name,
             "width": int(rgb.shape[1]),
             "height": int(rgb.shape[0]),
-            "faces": [
-                {"box": [round(float(v), 1) for v in det[:4]], "score": round(float(det[4]), 4)} for det in dets
-            ],
+            "faces": [{"box": [round(float(v), 1) for v in det[:4]], "score": round(float(det[4]), 4)} for det in dets],
         }
         print(json.dumps(record), flush=True)
     return 1 if failed else 0

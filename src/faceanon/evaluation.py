@@ -60,9 +60,7 @@ def load_dataset(folder: Path) -> Dataset:
         raw = np.asarray(entry["boxes"], dtype=np.float64).reshape(-1, 5)
         xywh = raw[:, :4]
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
-        images.append(
-            LabelledImage(folder / entry["file"], entry["width"], entry["height"], boxes, raw[:, 4] > 0)
-        )
+        images.append(LabelledImage(folder / entry["file"], entry["width"], entry["height"], boxes, raw[:, 4] > 0))
     return Dataset(folder.name, tuple(images))
 
 
