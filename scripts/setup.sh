@@ -21,6 +21,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev,build]'
 echo "setup: installed faceanon into .venv ($(.venv/bin/python --version))"
+bash scripts/sam_tools.sh install  # aws-sam-cli + cfn-lint in .venv-sam (their pins clash with boto3)
+bash scripts/security.sh install  # checkov in .venv-checkov (its pins clash with the project's)
 
 # The main job on the embedded default photo.
 .venv/bin/faceanon demo

@@ -5,4 +5,11 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+MYPYPATH=src .venv/bin/mypy functions/faceanon_lambda
+# AWS SAM: cfn-lint, sam validate --lint, sam build (this machine's and arm64) with the layer size budget;
+# the Lambda invoke tests then run the functions out of .aws-sam/build and must not skip.
+bash scripts/sam_tools.sh check
+# Infrastructure security scan: checkov over template.yaml, 0 failed checks (suppressions carry their reason).
+bash scripts/security.sh
+export FACEANON_REQUIRE_SAM_BUILD=1
 .venv/bin/python -m pytest "$@"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import __version__, lambda_invoke
+from . import __version__, lambda_invoke, serve
 from .detector import CenterFaceDetector
 from .errors import FaceAnonError, InvalidRequestError
 from .images import EXTENSIONS, decode, read_file
@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="out", metavar="OUT", help="output folder (default: out)")
     demo.set_defaults(handler=cmd_demo)
     lambda_invoke.register(commands)  # faceanon invoke FUNCTION EVENT.json (Docker-free sam local invoke)
+    serve.register(commands)  # faceanon serve: the API (template.yaml's handler) and the demo page
     return parser
 
 

@@ -1,0 +1,51 @@
+"""AWS-side configuration (buckets, prefixes, API limits), read once per process from the environment.
+
+Image settings (method, shape, threshold, ...) are faceanon's own ``Settings`` (FACEANON_* variables); this
+object holds only what the Lambda adapters need on top of them.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from faceanon.errors import InvalidRequestError
+
+# Lambda's synchronous invoke payload limit is 6 MB for the request and for the response. A base64 JSON
+# body costs 4/3 of the image, so ~4.4 MB of image bytes is the most that fits with room for headers.
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+DEFAULT_API_MAX_BYTES = 4_400_000
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    output_bucket: str = ""
+    output_prefix: str = "anonymised/"
+    audit_prefix: str = "audit/"
+    api_max_bytes: int = DEFAULT_API_MAX_BYTES
+    metrics_namespace: str = "FaceAnon"
+
+    def __post_init__(self) -> None:
+        if self.output_prefix.startswith(self.audit_prefix) or self.audit_prefix.startswith(self.output_prefix):
+            raise InvalidRequestError("OUTPUT_PREFIX and AUDIT_PREFIX must not overlap")
+        if not self.audit_prefix:
+            raise InvalidRequestError("AUDIT_PREFIX must not be empty")
+        if not 1 <= self.api_max_bytes <= LAMBDA_PAYLOAD_LIMIT:
+            raise InvalidRequestError("API_MAX_BYTES must be in [1, 6 MiB]")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LambdaConfig":
+        env = os.environ if environ is None else environ
+        max_bytes = env.get("API_MAX_BYTES", "")
+        return cls(
+            output_bucket=env.get("OUTPUT_BUCKET", ""),
+            output_prefix=env.get("OUTPUT_PREFIX", cls.output_prefix),
+            audit_prefix=env.get("AUDIT_PREFIX", cls.audit_prefix),
+            api_max_bytes=int(max_bytes) if max_bytes.isdigit() else DEFAULT_API_MAX_BYTES,
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", cls.metrics_namespace),
+        )
+
+    def output_key(self, source_key: str) -> str:
+        return f"{self.output_prefix}{source_key}"
+
+    def audit_key(self, source_key: str) -> str:
+        return f"{self.audit_prefix}{source_key}.json"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# AWS SAM tooling, in a venv of its own (.venv-sam): aws-sam-cli pins clash with the project's boto3.
+#
+#   bash scripts/sam_tools.sh install        create/refresh .venv-sam (aws-sam-cli, cfn-lint)
+#   bash scripts/sam_tools.sh lint           cfn-lint template.yaml + sam validate --lint
+#   bash scripts/sam_tools.sh build [ARCH]   sam build for arm64 or x86_64 (default: this machine's) into
+#                                            .aws-sam/build, then assert the layer's unzipped size
+#   bash scripts/sam_tools.sh check          lint + build for this machine (scripts/test.sh runs this)
+#
+# The layer ships the model faceanon itself resolves ($FACEANON_MODEL_PATH, else models/centerface_int8.onnx).
+# The layer's unzipped size budget is LAYER_MAX_MB (default 125 MiB for arm64, 140 MiB for x86_64, whose
+# wheels are bigger); Lambda allows 250 MB unzipped for a function and all its layers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SAM_CLI_TELEMETRY=0
+SAM_VERSION="1.170.0"
+CFN_LINT_VERSION="1.58.0"
+
+install() {
+  if [[ ! -x .venv-sam/bin/python ]]; then
+    "$(PYENV_VERSION=3.12.1 pyenv which python 2>/dev/null || command -v python3.12)" -m venv .venv-sam
+  fi
+  .venv-sam/bin/python -m pip install --quiet --disable-pip-version-check \
+    "aws-sam-cli==${SAM_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+}
+
+lint() {
+  .venv-sam/bin/cfn-lint template.yaml
+  .venv-sam/bin/sam validate --lint --region eu-west-1
+}
+
+host_arch() {
+  case "$(uname -m)" in
+    aarch64 | arm64) echo arm64 ;;
+    *) echo x86_64 ;;
+  esac
+}
+
+build() {
+  local arch="${1:-$(host_arch)}" build_dir="${2:-.aws-sam/build}" layer_arch model budget
+  case "$arch" in
+    arm64) layer_arch=aarch64 budget="${LAYER_MAX_MB:-125}" ;;
+    x86_64) layer_arch=x86_64 budget="${LAYER_MAX_MB:-140}" ;;
+    *) echo "sam_tools: unknown architecture $arch (arm64 or x86_64)" >&2; return 2 ;;
+  esac
+  model="$(.venv/bin/python -c 'from faceanon.model import resolve_model_path; print(resolve_model_path())')"
+  # sam's python3.12 workflow (the functions) wants python3.12 on PATH: .venv-sam's is one.
+  mkdir -p .aws-sam
+  local log=".aws-sam/build-$arch.log"
+  if ! PATH="$PWD/.venv-sam/bin:$PATH" LAYER_ARCH="$layer_arch" MODEL="$model" PYTHON="$PWD/.venv-sam/bin/python" \
+    .venv-sam/bin/sam build --region eu-west-1 --build-dir "$build_dir" --parameter-overrides "Architecture=$arch" \
+    >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "sam_tools: sam build ($arch) failed" >&2
+    return 1
+  fi
+  local layer="$build_dir/ModelLayer/python" size_mib
+  size_mib=$(( $(du -sb "$layer" | cut -f1) / 1048576 ))
+  echo "sam_tools: ModelLayer ($arch) is ${size_mib} MiB unzipped (budget ${budget} MiB), model $(basename "$model")"
+  if (( size_mib > budget )); then
+    echo "sam_tools: the layer exceeds its ${budget} MiB budget" >&2
+    return 1
+  fi
+  if [[ ! -f "$layer/faceanon/model/centerface_int8.onnx" ]] || compgen -G "$layer/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
+    echo "sam_tools: layer content is wrong (model missing or onnxruntime C-API library present)" >&2
+    return 1
+  fi
+}
+
+case "${1:-check}" in
+  install) install ;;
+  lint) lint ;;
+  build) build "${2:-}" "${3:-}" ;;
+  # The host-architecture build in .aws-sam/build is what `faceanon invoke` and the tests run; the arm64
+  # (deployed) build is only size-checked.
+  check) lint && build && { [[ "$(host_arch)" == arm64 ]] || build arm64 .aws-sam/build-arm64; } ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
+esac

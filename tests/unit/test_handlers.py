@@ -1,0 +1,418 @@
+"""Lambda handlers over a fake faceanon.service: S3 (SQS batch) path on moto's mock_aws, and the API path."""
+
+import base64
+import copy
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from faceanon import errors, service
+from faceanon.settings import Settings
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"
+
+
+@dataclass(frozen=True)
+class FakeFace:
+    box: tuple[float, float, float, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    image: bytes
+    content_type: str = "image/jpeg"
+    format: str = "JPEG"
+    width: int = 64
+    height: int = 48
+    faces: tuple[FakeFace, ...] = (FakeFace((1.04, 2.0, 30.0, 40.0), 0.91234), FakeFace((5.0, 6.0, 7.0, 8.0), 0.25))
+    method: str = "fill"
+    shape: str = "ellipse"
+    mask_scale: float = 1.3
+    threshold: float = 0.2
+    model_sha256: str = "ab" * 32
+    timings_ms: dict[str, float] = field(default_factory=lambda: {"detect": 1.0, "total": 2.0})
+    review: bool = True
+    review_reasons: tuple[str, ...] = ("low_score",)
+    frames: int = 1
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+
+# First bytes of the fake input -> what the fake service does with it.
+FAKE_ERRORS: dict[bytes, Exception] = {
+    b"BIG": errors.ImageTooLargeError("image has 60000000 pixels; the limit is 50000000"),
+    b"MODEL": errors.ModelError("model file not found: /opt/python/secret/path.onnx"),
+    b"CRASH": RuntimeError("boom at 0xdeadbeef"),
+    b"TEXT": errors.UnsupportedImageError("not an image faceanon can decode"),
+}
+
+
+@dataclass
+class FakeService:
+    calls: list[tuple[bytes, Settings]] = field(default_factory=list)
+
+    def get_detector(self, settings: Settings) -> str:
+        return "fake-detector"
+
+    def anonymise(self, data: bytes, settings: Settings, detector: Any = None) -> FakeResult:
+        assert detector == "fake-detector"  # the handler passes the module-level detector
+        self.calls.append((data, settings))
+        for prefix, exc in FAKE_ERRORS.items():
+            if data.startswith(prefix):
+                raise exc
+        return FakeResult(image=b"ANON:" + data, method=settings.method, shape=settings.shape)
+
+
+@dataclass(frozen=True)
+class Context:
+    function_name: str = "faceanon-test"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:faceanon-test"
+    aws_request_id: str = "req-1"
+
+
+@pytest.fixture
+def fake_service(monkeypatch: pytest.MonkeyPatch) -> FakeService:
+    fake = FakeService()
+    monkeypatch.setattr(service, "get_detector", fake.get_detector)
+    monkeypatch.setattr(service, "anonymise", fake.anonymise)
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "OUTPUT_BUCKET": OUTPUT,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return fake
+
+
+def _fresh(module: str) -> ModuleType:
+    """Import a handler module anew (module-level config, clients and detector are built at import)."""
+    for name in [n for n in sys.modules if n.startswith("faceanon_lambda")]:
+        del sys.modules[name]
+    return importlib.import_module(module)
+
+
+@pytest.fixture
+def s3(fake_service: FakeService) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-west-1")
+        for bucket in (INPUT, OUTPUT):
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield client
+
+
+@pytest.fixture
+def queue(s3: Any) -> ModuleType:
+    return _fresh("faceanon_lambda.queue_handler")
+
+
+@pytest.fixture
+def api(fake_service: FakeService) -> ModuleType:
+    return _fresh("faceanon_lambda.api_handler")
+
+
+def sqs_event(*keys: str, etags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The shipped SQS-wrapped S3 event, one record per key (keys URL-encoded as S3 sends them)."""
+    template = json.loads((EVENTS / "sqs_s3_put.json").read_text())
+    records = []
+    for number, key in enumerate(keys):
+        record = copy.deepcopy(template["Records"][0])
+        body = json.loads(record["body"])
+        obj = body["Records"][0]["s3"]["object"]
+        obj["key"] = quote_plus(key)
+        obj["eTag"] = (etags or {}).get(key, "")
+        record["body"] = json.dumps(body)
+        record["messageId"] = f"msg-{number}"
+        records.append(record)
+    return {"Records": records}
+
+
+def upload(s3: Any, key: str, data: bytes) -> str:
+    return str(s3.put_object(Bucket=INPUT, Key=key, Body=data)["ETag"]).strip('"')
+
+
+def output_keys(s3: Any) -> list[str]:
+    return sorted(obj["Key"] for obj in s3.list_objects_v2(Bucket=OUTPUT).get("Contents", []))
+
+
+# ---------------------------------------------------------------- S3 path (SQS batch)
+
+
+def test_queue_writes_output_tags_and_audit(queue: ModuleType, s3: Any) -> None:
+    key = "uploads/my photo (1).jpg"
+    etag = upload(s3, key, b"IMG-1")
+    response = queue.handler(sqs_event(key, etags={key: etag}), Context())
+    assert response == {"batchItemFailures": []}
+    out = s3.get_object(Bucket=OUTPUT, Key=f"anonymised/{key}")
+    assert out["Body"].read() == b"ANON:IMG-1"
+    assert out["ContentType"] == "image/jpeg"
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=OUTPUT, Key=f"anonymised/{key}")["TagSet"]}
+    assert tags == {
+        "faces": "2",
+        "method": "fill",
+        "shape": "ellipse",
+        "model": "ab" * 8,
+        "status": "anonymised",
+        "review": "true",
+        "source-etag": etag,
+    }
+    audit = json.loads(s3.get_object(Bucket=OUTPUT, Key=f"audit/{key}.json")["Body"].read())
+    assert audit["source"] == {"bucket": INPUT, "key": key, "version_id": None, "etag": etag, "size": 5}
+    assert audit["faces"] == [
+        {"box": [1.0, 2.0, 30.0, 40.0], "score": 0.9123},
+        {"box": [5.0, 6.0, 7.0, 8.0], "score": 0.25},
+    ]
+    assert audit["model_sha256"] == "ab" * 32
+    assert (audit["threshold"], audit["mask_scale"], audit["review_reasons"]) == (0.2, 1.3, ["low_score"])
+    assert {"detect", "total", "anonymise_and_store"} <= audit["timings_ms"].keys()
+
+
+def test_queue_reports_only_the_failed_record(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
+    upload(s3, "good.jpg", b"IMG-good")
+    upload(s3, "bad.jpg", b"TEXT-not-an-image")
+    response = queue.handler(sqs_event("good.jpg", "bad.jpg"), Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert output_keys(s3) == ["anonymised/good.jpg", "audit/good.jpg.json"]
+
+
+def test_same_message_twice_gives_one_output(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
+    etag = upload(s3, "a.jpg", b"IMG-a")
+    event = sqs_event("a.jpg", etags={"a.jpg": etag})
+    assert queue.handler(event, Context()) == {"batchItemFailures": []}
+    assert queue.handler(event, Context()) == {"batchItemFailures": []}
+    assert len(fake_service.calls) == 1
+    assert output_keys(s3) == ["anonymised/a.jpg", "audit/a.jpg.json"]
+
+
+def test_new_upload_of_same_key_is_processed_again(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
+    first = upload(s3, "a.jpg", b"IMG-first")
+    queue.handler(sqs_event("a.jpg", etags={"a.jpg": first}), Context())
+    second = upload(s3, "a.jpg", b"IMG-second")
+    queue.handler(sqs_event("a.jpg", etags={"a.jpg": second}), Context())
+    assert s3.get_object(Bucket=OUTPUT, Key="anonymised/a.jpg")["Body"].read() == b"ANON:IMG-second"
+    # A late, stale message for the first upload changes nothing.
+    queue.handler(sqs_event("a.jpg", etags={"a.jpg": first}), Context())
+    assert [data for data, _ in fake_service.calls] == [b"IMG-first", b"IMG-second"]
+
+
+@pytest.mark.parametrize("payload", [b"TEXT", b"BIG", b"MODEL", b"CRASH"])
+def test_queue_fails_closed_on_anonymise_errors(queue: ModuleType, s3: Any, payload: bytes) -> None:
+    upload(s3, "x.jpg", payload)
+    response = queue.handler(sqs_event("x.jpg"), Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert output_keys(s3) == []
+
+
+def test_queue_fails_closed_when_output_write_fails(queue: ModuleType, s3: Any) -> None:
+    upload(s3, "x.jpg", b"IMG")
+    s3.delete_bucket(Bucket=OUTPUT)
+    assert queue.handler(sqs_event("x.jpg"), Context()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+
+
+def test_queue_fails_when_source_missing_or_too_large(
+    queue: ModuleType, s3: Any, fake_service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "SETTINGS", Settings(max_bytes=4))
+    upload(s3, "big.jpg", b"IMG-12345")
+    response = queue.handler(sqs_event("missing.jpg", "big.jpg"), Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]}
+    assert fake_service.calls == []
+    assert output_keys(s3) == []
+
+
+def test_queue_ignores_s3_test_event(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
+    event = json.loads((EVENTS / "sqs_s3_test_event.json").read_text())
+    assert queue.handler(event, Context()) == {"batchItemFailures": []}
+    assert fake_service.calls == []
+
+
+def test_queue_refuses_to_read_the_output_bucket(queue: ModuleType, s3: Any) -> None:
+    s3.put_object(Bucket=OUTPUT, Key="loop.jpg", Body=b"IMG")
+    event = sqs_event("loop.jpg")
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["bucket"]["name"] = OUTPUT
+    event["Records"][0]["body"] = json.dumps(body)
+    assert queue.handler(event, Context()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert output_keys(s3) == ["loop.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"Event": "s3:TestEvent", "Service": "Amazon S3"}, []),
+        ({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {}}]}, []),
+        (
+            {
+                "Records": [
+                    {
+                        "eventName": "ObjectCreated:Put",
+                        "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc.jpg", "eTag": '"e"', "size": 3}},
+                    }
+                ]
+            },
+            [("b", "a b+c.jpg", "e")],
+        ),
+    ],
+)
+def test_parse_message(queue: ModuleType, body: dict[str, Any], expected: list[tuple[str, str, str]]) -> None:
+    from faceanon_lambda.s3_pipeline import parse_message
+
+    assert [(s.bucket, s.key, s.etag) for s in parse_message(body)] == expected
+
+
+@pytest.mark.parametrize("body", [[], "text", {"NoRecords": 1}])
+def test_parse_message_rejects_non_s3_bodies(queue: ModuleType, body: Any) -> None:
+    from faceanon_lambda.s3_pipeline import parse_message
+
+    with pytest.raises(errors.InvalidRequestError):
+        parse_message(body)
+
+
+# ---------------------------------------------------------------- API path
+
+
+def api_event(name: str, **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    event.update(changes)
+    return event
+
+
+def json_event(payload: Any, content_type: str = "application/json") -> dict[str, Any]:
+    event = api_event("api_json.json", body=json.dumps(payload))
+    event["headers"] = {"content-type": content_type}
+    return event
+
+
+def test_api_json_round_trip(api: ModuleType, fake_service: FakeService) -> None:
+    image = base64.b64encode(b"IMG-json").decode()
+    payload = {
+        "image": image,
+        "method": "blur",
+        "shape": "box",
+        "mask_scale": 2,
+        "threshold": 0.5,
+        "return_boxes": True,
+    }
+    response = api.handler(json_event(payload), Context())
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    body = json.loads(response["body"])
+    assert base64.b64decode(body["image"]) == b"ANON:IMG-json"
+    assert (body["faces"], body["content_type"], body["review"], body["model"]) == (2, "image/jpeg", True, "ab" * 32)
+    assert body["boxes"][0] == {"box": [1.0, 2.0, 30.0, 40.0], "score": 0.9123}
+    used = fake_service.calls[0][1]
+    assert (used.method, used.shape, used.mask_scale, used.threshold) == ("blur", "box", 2, 0.5)
+
+
+def test_api_json_without_boxes(api: ModuleType) -> None:
+    response = api.handler(json_event({"image": base64.b64encode(b"IMG").decode()}), Context())
+    assert "boxes" not in json.loads(response["body"])
+
+
+def test_api_binary_round_trip(api: ModuleType, fake_service: FakeService) -> None:
+    event = api_event("api_binary.json", body=base64.b64encode(b"IMG-binary").decode())
+    event["queryStringParameters"] = {"method": "pixelate", "mask_scale": "1.5"}
+    response = api.handler(event, Context())
+    assert response["statusCode"] == 200
+    assert response["isBase64Encoded"] is True
+    assert base64.b64decode(response["body"]) == b"ANON:IMG-binary"
+    assert response["headers"]["X-Faces-Count"] == "2"
+    assert response["headers"]["Content-Type"] == "image/jpeg"
+    assert (fake_service.calls[0][1].method, fake_service.calls[0][1].mask_scale) == ("pixelate", 1.5)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "message_part"),
+    [
+        (api_event("api_bad_input.json"), 400, "not valid base64"),
+        (api_event("api_json.json", body="{not json"), 400, "not valid JSON"),
+        (api_event("api_json.json", body="[1, 2]"), 400, "JSON object"),
+        (api_event("api_json.json", body="{}"), 400, "image (base64) is required"),
+        (json_event({"image": _b64(b"IMG"), "colour": "red"}), 400, "unknown field: colour"),
+        (json_event({"image": _b64(b"IMG"), "threshold": "high"}), 400, "threshold has the wrong type"),
+        (json_event({"image": _b64(b"IMG"), "mask_scale": True}), 400, "mask_scale has the wrong type"),
+        (json_event({"image": _b64(b"IMG"), "method": "smudge"}), 400, "method must be one of"),
+        (json_event({"image": _b64(b"IMG"), "threshold": 2.0}), 400, "threshold must be in"),
+        (json_event({"image": ""}), 400, "empty"),
+        (json_event({"image": _b64(b"IMG" * 2_000_000)}), 413, "upload larger photos to the input bucket"),
+        (json_event({"image": _b64(b"IMG")}, content_type="text/plain"), 415, "Content-Type must be"),
+        (api_event("api_json.json", headers={}), 415, "Content-Type must be"),
+        (json_event({"image": _b64(b"TEXT")}), 415, "not an image"),
+        (json_event({"image": _b64(b"BIG")}), 422, "pixels"),
+        (api_event("api_binary.json", body="***"), 400, "not valid base64"),
+        (api_event("api_binary.json", queryStringParameters={"size": "1"}), 400, "unknown query parameter"),
+        (api_event("api_binary.json", queryStringParameters={"threshold": "x"}), 400, "must be a number"),
+    ],
+)
+def test_api_client_errors(api: ModuleType, event: dict[str, Any], status: int, message_part: str) -> None:
+    response = api.handler(event, Context())
+    assert response["statusCode"] == status
+    body = json.loads(response["body"])
+    assert message_part in body["message"]
+    assert body["error"] != "internal"
+
+
+@pytest.mark.parametrize("payload", [b"MODEL", b"CRASH"])
+def test_api_server_errors_hide_internals(api: ModuleType, payload: bytes) -> None:
+    response = api.handler(json_event({"image": _b64(payload)}), Context())
+    assert response["statusCode"] == 500
+    body = json.loads(response["body"])
+    assert body["error"] == "internal"
+    assert "secret" not in response["body"]
+    assert "0xdeadbeef" not in response["body"]
+
+
+def test_api_response_too_large_for_lambda(api: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = FakeResult(image=b"x" * 5_000_000)
+    monkeypatch.setattr(service, "anonymise", lambda data, settings, detector=None: huge)
+    response = api.handler(json_event({"image": _b64(b"IMG")}), Context())
+    assert response["statusCode"] == 413
+
+
+class FailingPuts:
+    """An S3 client whose put_object fails for keys under ``prefix`` (an injected S3 outage)."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client, self._prefix = client, prefix
+
+    def put_object(self, **kwargs: Any) -> Any:
+        if kwargs["Key"].startswith(self._prefix):
+            raise RuntimeError("injected S3 failure")
+        return self._client.put_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("failing_prefix", ["anonymised/", "audit/"])
+def test_queue_leaves_no_output_when_a_write_fails(
+    queue: ModuleType, s3: Any, monkeypatch: pytest.MonkeyPatch, failing_prefix: str
+) -> None:
+    s3.put_bucket_versioning(Bucket=OUTPUT, VersioningConfiguration={"Status": "Enabled"})
+    upload(s3, "x.jpg", b"IMG")
+    monkeypatch.setattr(queue, "S3", FailingPuts(s3, failing_prefix))
+    assert queue.handler(sqs_event("x.jpg"), Context()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    versions = s3.list_object_versions(Bucket=OUTPUT)
+    assert versions.get("Versions", []) == []
+    assert versions.get("DeleteMarkers", []) == []

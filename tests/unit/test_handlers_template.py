@@ -1,0 +1,127 @@
+"""template.yaml and openapi.yaml agree with the code: handlers exist, env names, defaults, contract, security."""
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from faceanon.lambda_invoke import function_spec, load_template
+from faceanon.settings import ENV_VARS, METHODS, SHAPES, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function")
+OPENAPI = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+
+
+def of_type(kind: str) -> dict[str, Any]:
+    return {k: v for k, v in RESOURCES.items() if v["Type"] == kind}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_handler_string_points_at_a_handler_function(name: str) -> None:
+    spec = function_spec(ROOT / "template.yaml", name)
+    module, function = spec.handler.rsplit(".", 1)
+    source = spec.code_dir / (module.replace(".", "/") + ".py")
+    tree = ast.parse(source.read_text())
+    assert function in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_template_sets_exactly_the_settings_env_vars() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert {k for k in variables if k.startswith("FACEANON_")} == set(ENV_VARS)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "field"),
+    [
+        ("MaskMethod", "method"),
+        ("MaskShape", "shape"),
+        ("MaskFill", "fill"),
+        ("MaskScale", "mask_scale"),
+        ("DetectionThreshold", "threshold"),
+        ("Detection", "detection"),
+        ("MaxPixels", "max_pixels"),
+        ("MaxBytes", "max_bytes"),
+        ("JpegQuality", "jpeg_quality"),
+    ],
+)
+def test_parameter_defaults_are_the_product_defaults(parameter: str, field: str) -> None:
+    default = TEMPLATE["Parameters"][parameter]["Default"]
+    assert Settings.from_env({}).override(**{field: default}) == Settings()
+
+
+def test_template_defaults_parse_as_settings() -> None:
+    spec = function_spec(ROOT / "template.yaml", "AnonymiseApiFunction")
+    assert Settings.from_env(spec.environment) == Settings()
+
+
+def test_layer_is_built_by_the_makefile() -> None:
+    (layer_id, layer), *_ = of_type("AWS::Serverless::LayerVersion").items()
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    assert re.search(rf"^build-{layer_id}:", makefile, re.MULTILINE)
+    assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": layer_id}]
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == layer["Properties"]["CompatibleRuntimes"][0] == "python3.12"
+
+
+def test_buckets_are_private_encrypted_and_tls_only() -> None:
+    buckets = of_type("AWS::S3::Bucket")
+    assert {"InputBucket", "OutputBucket"} <= set(buckets)
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in of_type("AWS::S3::BucketPolicy").values()}
+    assert set(policies) == set(buckets)
+    tls_only = {"Effect": "Deny", "Principal": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(tls_only.items() <= statement.items() for statement in statements)
+
+
+def test_output_never_goes_where_the_trigger_listens() -> None:
+    upload = RESOURCES["AnonymiseUploadFunction"]["Properties"]
+    assert upload["Environment"]["Variables"]["OUTPUT_BUCKET"] == {"Ref": "OutputBucket"}
+    assert "NotificationConfiguration" in RESOURCES["InputBucket"]["Properties"]
+    assert "NotificationConfiguration" not in RESOURCES["OutputBucket"]["Properties"]
+
+
+def test_queue_has_dlq_alarm_and_partial_batch_failures() -> None:
+    queue = RESOURCES["UploadQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["UploadDeadLetterQueue", "Arn"]}
+    upload = RESOURCES["AnonymiseUploadFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * upload["Timeout"]
+    (event,) = upload["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (alarm,) = of_type("AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}
+
+
+def test_api_requires_a_key_and_is_throttled() -> None:
+    api = RESOURCES["AnonymiseApi"]["Properties"]
+    assert api["Auth"]["ApiKeyRequired"] is True
+    assert api["Auth"]["UsagePlan"]["Throttle"]
+    assert api["BinaryMediaTypes"] == ["image~1*"]
+    (event,) = RESOURCES["AnonymiseApiFunction"]["Properties"]["Events"].values()
+    assert (event["Properties"]["Method"], event["Properties"]["Path"]) == ("post", "/anonymise")
+
+
+def test_openapi_matches_the_handler_contract() -> None:
+    from faceanon_lambda import api
+
+    schemas = OPENAPI["components"]["schemas"]
+    assert set(schemas["AnonymiseRequest"]["properties"]) == set(api._JSON_FIELDS)
+    assert tuple(schemas["Method"]["enum"]) == METHODS
+    assert tuple(schemas["Shape"]["enum"]) == SHAPES
+    codes = {code for _, _, code in api._STATUS} | {"internal"}
+    assert set(schemas["Error"]["properties"]["error"]["enum"]) == codes
+    statuses = {str(status) for _, status, _ in api._STATUS} | {"200", "500"}
+    assert statuses <= set(OPENAPI["paths"]["/anonymise"]["post"]["responses"])
+    assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == set(api._SETTING_FIELDS)
