@@ -24,5 +24,14 @@ echo "setup: installed faceanon into .venv ($(.venv/bin/python --version))"
 bash scripts/sam_tools.sh install  # aws-sam-cli + cfn-lint in .venv-sam (their pins clash with boto3)
 bash scripts/security.sh install  # checkov in .venv-checkov (its pins clash with the project's)
 
+# Debian's Chromium for the demo page's browser test (tests/e2e; Playwright drives it, no `playwright install`).
+if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    echo "setup: /usr/bin/chromium missing; 'sudo apt-get install -y chromium' to run tests/e2e (else they skip)" >&2
+  fi
+fi
+
 # The main job on the embedded default photo.
 .venv/bin/faceanon demo
