@@ -1,0 +1,101 @@
+"""The hostile corpus through the S3 path: per object (s3_pipeline.anonymise_object) and as one SQS batch
+through the queue handler template.yaml wires to the upload queue, on moto's S3.
+
+Invalid input fails with a typed faceanon error and leaves nothing in the output bucket; valid input gives
+one anonymised object and its audit record.
+"""
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from faceanon import service
+from faceanon.errors import FaceAnonError
+from faceanon.settings import Settings
+from hostile.corpus import ImageCase, image_cases
+from hostile.harness import (
+    INPUT,
+    OUTPUT,
+    REGION,
+    BoxDetector,
+    Context,
+    create_buckets,
+    hang_guard,
+    object_keys,
+    sqs_event,
+    template_handler,
+    use_detector,
+)
+
+INVALID = [case for case in image_cases() if not case.valid]
+
+
+@pytest.fixture(scope="module")
+def buckets() -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+        use_detector(monkeypatch, BoxDetector())
+        client = boto3.client("s3", region_name=REGION)
+        create_buckets(client)
+        yield client
+
+
+@pytest.fixture
+def s3(buckets: Any) -> Iterator[Any]:
+    """The module's buckets, emptied after each test."""
+    yield buckets
+    for bucket in (INPUT, OUTPUT):
+        for key in object_keys(buckets, bucket):
+            buckets.delete_object(Bucket=bucket, Key=key)
+
+
+def key_of(case: ImageCase) -> str:
+    extension = {"image/png": "png", "image/gif": "gif", "image/tiff": "tif", "image/bmp": "bmp"}
+    return f"uploads/{case.name}.{extension.get(case.content_type, 'jpg')}"
+
+
+@pytest.mark.parametrize("case", image_cases(), ids=lambda c: c.name)
+def test_object(s3: Any, case: ImageCase) -> None:
+    from faceanon_lambda.config import LambdaConfig
+    from faceanon_lambda.s3_pipeline import SourceObject, anonymise_object
+
+    key = key_of(case)
+    etag = s3.put_object(Bucket=INPUT, Key=key, Body=case.data)["ETag"].strip('"')
+    source = SourceObject(INPUT, key, etag, None, len(case.data))
+    run = partial(
+        anonymise_object,
+        source,
+        s3=s3,
+        config=LambdaConfig(output_bucket=OUTPUT),
+        settings=Settings(),
+        anonymise=partial(service.anonymise, detector=BoxDetector()),
+    )
+    failure: FaceAnonError | None = None
+    try:
+        with hang_guard(60):
+            outcome = run()
+    except FaceAnonError as exc:  # typed failures only: anything else fails the test
+        failure = exc
+    if failure is not None:
+        assert type(failure) in case.queue_errors, f"{type(failure).__name__}: {failure}"
+        assert object_keys(s3) == []
+        return
+    assert case.valid, f"{case.name} was anonymised but must fail with {case.queue_errors}"
+    assert outcome.status == "anonymised"
+    assert object_keys(s3) == [f"anonymised/{key}", f"audit/{key}.json"]
+
+
+def test_invalid_objects_as_one_sqs_batch(s3: Any) -> None:
+    """Every invalid upload is reported as a batch item failure (so SQS retries, then dead-letters it)."""
+    _, handler = template_handler("SQS")
+    keys = [key_of(case) for case in INVALID]
+    for case, key in zip(INVALID, keys, strict=True):
+        s3.put_object(Bucket=INPUT, Key=key, Body=case.data)
+    with hang_guard(120):
+        response = handler(sqs_event(*keys), Context())
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    assert failed == {f"msg-{i}" for i in range(len(keys))}
+    assert object_keys(s3) == []
