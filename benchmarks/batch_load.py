@@ -17,6 +17,7 @@ concurrency (S3 Batch Operations keeps up to the function's concurrency busy; th
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -31,6 +32,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import numpy as np
+
+from faceanon.lambda_context import LocalContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "src" / "faceanon" / "samples" / "astronaut.jpg"
@@ -95,12 +98,7 @@ def event_for(number: int, key: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Context:
-    function_name: str = "faceanon-backfill-benchmark"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:faceanon-backfill-benchmark"
-    aws_request_id: str = "bench"
+Context = functools.partial(LocalContext, function_name="faceanon-backfill-benchmark", aws_request_id="bench")
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ real detector exactly as in Lambda (models/centerface_int8.onnx, or FACEANON_MOD
 import argparse
 import base64
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -30,6 +31,8 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 from PIL import Image
+
+from faceanon.lambda_context import LocalContext
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
@@ -113,11 +116,7 @@ class NullS3:
         return {}
 
 
-class Context:
-    function_name = "faceanon-soak"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:faceanon-soak"
-    aws_request_id = "soak"
+Context = functools.partial(LocalContext, function_name="faceanon-soak", aws_request_id="soak")
 
 
 def api_event(data: bytes, content_type: str, raw: bool) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import FaceAnonError
+from .lambda_context import LocalContext
 from .lambda_invoke import function_spec, load_template
 
 DEFAULT_HOST = "127.0.0.1"
@@ -163,33 +164,6 @@ def load_handler(route: Route) -> Handler:
 
 
 # ---------------------------------------------------------------- HTTP <-> API Gateway proxy
-
-
-@dataclass(frozen=True)
-class LocalContext:
-    """The parts of Lambda's context object handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return STAGE
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
 
 
 def build_event(
@@ -332,7 +306,7 @@ class DemoServer(ThreadingHTTPServer):
     def invoke(self, endpoint: Endpoint, event: dict[str, Any]) -> tuple[HttpResponse, float]:
         route = endpoint.route
         with self.invoke_lock:
-            context = LocalContext(route.function, route.memory_mb, route.timeout_s)
+            context = LocalContext(route.function, route.memory_mb, route.timeout_s, log_stream_name=STAGE)
             started = time.perf_counter()
             try:
                 response = endpoint.handler(event, context)

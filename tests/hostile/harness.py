@@ -6,13 +6,13 @@ detector is replaced, unless a test passes the real one.
 """
 
 import contextlib
+import functools
 import importlib
 import json
 import resource
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from faceanon import service
+from faceanon.lambda_context import LocalContext
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -119,12 +120,7 @@ class BoxDetector:
         return boxes
 
 
-@dataclass(frozen=True)
-class Context:
-    function_name: str = "faceanon-hostile"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:faceanon-hostile"
-    aws_request_id: str = "req-hostile"
+Context = functools.partial(LocalContext, function_name="faceanon-hostile", aws_request_id="req-hostile")
 
 
 def use_detector(monkeypatch: pytest.MonkeyPatch, detector: object) -> None:

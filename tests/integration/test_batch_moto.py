@@ -2,12 +2,12 @@
 that is indistinguishable from the same photo anonymised by the upload (SQS) path."""
 
 import copy
+import functools
 import importlib
 import io
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,16 +21,13 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from PIL import Image
 
+from faceanon.lambda_context import LocalContext
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"
 
 
-@dataclass(frozen=True)
-class Context:
-    function_name: str = "faceanon-backfill-test"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:faceanon-backfill-test"
-    aws_request_id: str = "req-batch"
+Context = functools.partial(LocalContext, function_name="faceanon-backfill-test", aws_request_id="req-batch")
 
 
 @pytest.fixture

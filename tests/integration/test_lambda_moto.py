@@ -5,6 +5,7 @@ In-process with ``mock_aws`` here; test_lambda_invoke.py runs the same path out 
 ``ThreadedMotoServer`` on 127.0.0.1.
 """
 
+import functools
 import importlib
 import io
 import json
@@ -21,17 +22,14 @@ from moto import mock_aws
 from PIL import Image
 
 from faceanon import service
+from faceanon.lambda_context import LocalContext
 from faceanon.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "faceanon" / "samples" / "astronaut.jpg"
 REGION, INPUT, OUTPUT = "eu-west-1", "faceanon-in", "faceanon-out"
 
 
-class Context:
-    function_name = "AnonymiseUploadFunction"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:AnonymiseUploadFunction"
-    aws_request_id = "it-1"
+Context = functools.partial(LocalContext, function_name="AnonymiseUploadFunction", aws_request_id="it-1")
 
 
 def setup_pipeline(s3: Any, sqs: Any) -> str:

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import functools
 import importlib
 import json
 import sys
@@ -17,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from faceanon import errors, service
+from faceanon.lambda_context import LocalContext
 from faceanon.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -77,12 +79,7 @@ class FakeService:
         return FakeResult(image=b"ANON:" + data, method=settings.method, shape=settings.shape)
 
 
-@dataclass(frozen=True)
-class Context:
-    function_name: str = "faceanon-test"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:faceanon-test"
-    aws_request_id: str = "req-1"
+Context = functools.partial(LocalContext, function_name="faceanon-test", aws_request_id="req-1")
 
 
 @pytest.fixture
