@@ -59,10 +59,14 @@ class FakeDetector:
     def __init__(self, boxes: npt.ArrayLike | None = None, score: float = 0.9) -> None:
         self.boxes = None if boxes is None else np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
         self.score = score
-        self.calls: list[tuple[tuple[int, ...], float]] = []
+        self.calls: list[tuple[tuple[int, ...], float | None]] = []
+        self.detections: list[str] = []
 
-    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+    def detect(
+        self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+    ) -> npt.NDArray[np.float32]:
         self.calls.append((rgb.shape, threshold))
+        self.detections.append(detection)
         if self.boxes is not None:
             return self.boxes.copy()
         red = (rgb[:, :, 0] > 180) & (rgb[:, :, 1] < 80) & (rgb[:, :, 2] < 80)

@@ -14,10 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import __version__, lambda_invoke, serve
-from .detector import CenterFaceDetector
 from .errors import FaceAnonError, InvalidRequestError
 from .images import EXTENSIONS, decode, read_file
-from .service import anonymise, detector_sha256, get_detector
+from .service import anonymise, detect_faces, detector_sha256, get_detector
 from .settings import METHODS, SHAPES, Settings
 
 
@@ -29,13 +28,13 @@ def _upright_rgb(path: Path, settings: Settings) -> npt.NDArray[np.uint8]:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON object per line per file: {"file", "width", "height", "faces": [{"box", "score"}]}."""
-    settings = Settings.from_env().override(threshold=args.threshold)
-    detector = CenterFaceDetector(settings.model_path, intra_op_threads=settings.intra_op_threads)
+    settings = Settings.from_env().override(threshold=args.threshold, detection="fast" if args.fast else None)
+    detector = get_detector(settings)
     failed = 0
     for name in args.files:
         try:
             rgb = _upright_rgb(Path(name), settings)
-            dets = detector.detect(rgb, threshold=settings.threshold)
+            dets = detect_faces(detector, rgb, settings)
         except (OSError, FaceAnonError) as exc:
             failed += 1
             print(f"faceanon: {name}: {exc}", file=sys.stderr)
@@ -172,7 +171,7 @@ def cmd_anonymise(args: argparse.Namespace) -> int:
                 "shape": settings.shape,
                 "fill": settings.fill,
                 "mask_scale": settings.mask_scale,
-                "threshold": settings.threshold,
+                "threshold": settings.effective_threshold,
                 "detection": settings.detection,
             },
             "model_sha256": detector_sha256(detector),
@@ -208,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("files", nargs="+", metavar="FILE")
     detect.add_argument("--json", action="store_true", help="JSON lines output (the only format; kept for clarity)")
     detect.add_argument("--threshold", type=float, default=None, help="detection threshold (default: the product's)")
+    detect.add_argument("--fast", action="store_true", help="faster detection, fewer small faces found")
     detect.set_defaults(handler=cmd_detect)
 
     anon = commands.add_parser("anonymise", help="mask every face in image files or folders (recursive)")

@@ -1,12 +1,14 @@
 """CenterFace face detector on ONNX Runtime.
 
 Contract: ``detect(rgb) -> float32 [N, 5]`` rows of (x1, y1, x2, y2, score) in the pixels of the image
-given, best score first; an empty ``[0, 5]`` array when there is no face.
+given, best score first; an empty ``[0, 5]`` array when there is no face. Which passes run and how their
+boxes are fused is a detection strategy (faceanon.strategy): "default" (recall first) or "fast".
 """
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,14 +17,15 @@ from PIL import Image
 
 from .errors import InvalidRequestError, ModelError
 from .model import resolve_model_path
-from .nms import FloatArray, nms
+from .nms import FloatArray
+from .strategy import STRATEGIES, Strategy, accept, fuse, get_strategy
 
 STRIDE = 4  # CenterFace predicts one heatmap cell per 4x4 input pixels.
 ALIGN = 32  # The backbone downsamples 32x: inputs are padded to a multiple of it.
 
-# Picked on ../shared/data with benchmarks/bench_detect.py: see models/MODEL_CARD.md for the sweep.
-DEFAULT_THRESHOLD = 0.2
-DEFAULT_NMS_IOU = 0.3
+# The default strategy's acceptance threshold, picked on ../shared/data (README "Benchmarks" has the sweep).
+DEFAULT_THRESHOLD = STRATEGIES["default"].threshold
+DEFAULT_NMS_IOU = 0.3  # for single-pass NMS (models/build.py compares fp32 and int8 with it)
 
 RGBImage = npt.NDArray[np.uint8]
 
@@ -126,9 +129,28 @@ def decode(
 class CenterFaceDetector:
     """Holds one ONNX Runtime session; ``detect`` is safe to call many times (not from many threads)."""
 
-    def __init__(self, model_path: str | os.PathLike[str] | None = None, *, intra_op_threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        intra_op_threads: int = 1,
+        detection: "str | Strategy" = "default",
+    ) -> None:
+        self.detection = get_strategy(detection)
         self.model_path = resolve_model_path(model_path)
-        self.session = build_session(self.model_path, intra_op_threads=intra_op_threads)
+        self._attach(build_session(self.model_path, intra_op_threads=intra_op_threads))
+
+    @classmethod
+    def from_session(cls, session: ort.InferenceSession, *, detection: "str | Strategy" = "default") -> "Self":
+        """A detector around an existing session (or any object with its run/get_inputs/get_outputs)."""
+        detector = cls.__new__(cls)
+        detector.detection = get_strategy(detection)
+        detector.model_path = Path("<session>")
+        detector._attach(session)
+        return detector
+
+    def _attach(self, session: ort.InferenceSession) -> None:
+        self.session = session
         self.input_name: str = self.session.get_inputs()[0].name
         self._heads = _find_heads(self.session)
 
@@ -150,25 +172,69 @@ class CenterFaceDetector:
         dets[:, [1, 3]] *= rgb.shape[0] / resized.shape[0]
         return dets
 
+    def _pass(self, image: RGBImage, scale: float, strategy: Strategy, *, tiled: bool) -> FloatArray:
+        """Candidates of one pass at scale, in image pixels; tiles bound memory on large network inputs."""
+        resized = _resize(image, scale)
+        height, width = resized.shape[:2]
+        side = max(ALIGN, int(strategy.tile_pixels**0.5) // ALIGN * ALIGN)
+        if not tiled or height * width <= strategy.tile_pixels or (height <= side and width <= side):
+            heatmap, box_scale, offset = self._run(to_blob(resized))
+            dets = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
+        else:
+            parts = []
+            tops, tile_h = tile_starts(height, side, strategy.tile_overlap)
+            lefts, tile_w = tile_starts(width, side, strategy.tile_overlap)
+            for top in tops:
+                for left in lefts:
+                    tile = resized[top : top + tile_h, left : left + tile_w]
+                    heatmap, box_scale, offset = self._run(to_blob(tile))
+                    found = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
+                    found[:, [0, 2]] += left
+                    found[:, [1, 3]] += top
+                    parts.append(found)
+            dets = np.concatenate(parts)
+        dets[:, [0, 2]] *= image.shape[1] / width
+        dets[:, [1, 3]] *= image.shape[0] / height
+        return dets
+
     def detect(
         self,
         rgb: npt.ArrayLike,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
-        nms_iou: float = DEFAULT_NMS_IOU,
-        scale: float = 1.0,
+        threshold: float | None = None,
+        detection: "str | Strategy | None" = None,
     ) -> FloatArray:
-        """Faces in an H x W x 3 uint8 RGB image as float32 [N, 5] (x1, y1, x2, y2, score)."""
-        if not 0.0 < threshold < 1.0:
-            raise InvalidRequestError("threshold must be between 0 and 1")
-        if not 0.0 < scale <= 8.0:
-            raise InvalidRequestError("scale must be in (0, 8]")
+        """Faces in an H x W x 3 uint8 RGB image as float32 [N, 5] (x1, y1, x2, y2, score), best first.
+
+        detection: "default" (recall first), "fast", or a Strategy; None means the detector's own.
+        threshold: the acceptance threshold; None means the strategy's.
+        """
+        strategy = get_strategy(self.detection if detection is None else detection)
+        if threshold is not None:
+            strategy = strategy.with_threshold(threshold)
         image = as_rgb_uint8(rgb)
         height, width = image.shape[:2]
         if height == 0 or width == 0:
             return np.empty((0, 5), dtype=np.float32)
-        dets = self.detect_at_scale(image, scale, threshold=threshold)
-        return clip_boxes(nms(dets, nms_iou), width, height)
+        parts = []
+        for index, scale in enumerate(strategy.pass_scales(height, width)):
+            dets = self._pass(image, scale, strategy, tiled=index > 0)
+            parts.append(np.concatenate([dets, np.full((len(dets), 1), index, dtype=np.float32)], axis=1))
+        fused = fuse(np.concatenate(parts), strategy.fusion_iou)
+        return clip_boxes(accept(fused, strategy), width, height)
+
+
+def tile_starts(length: int, side: int, overlap: int) -> tuple[list[int], int]:
+    """Evenly spread tiles over 0..length, at most side long, neighbours sharing at least overlap pixels.
+
+    Returns (start offsets, tile length): as few tiles as the limit allows, each only as long as needed.
+    """
+    if length <= side:
+        return [0], length
+    count = -(-(length - overlap) // (side - overlap))
+    tile = min(side, -(-(length + (count - 1) * overlap) // count))
+    starts = [round(i * (length - tile) / (count - 1)) for i in range(count)]
+    return starts, tile
 
 
 def clip_boxes(dets: FloatArray, width: int, height: int) -> FloatArray:

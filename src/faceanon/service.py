@@ -36,8 +36,11 @@ REVIEW_CROWD = 40
 class Detector(Protocol):
     """What anonymise needs of a detector (CenterFaceDetector; a fake one in tests)."""
 
-    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
-        """Faces as float32 [N, 5] rows of (x1, y1, x2, y2, score) in rgb's pixels."""
+    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str) -> npt.NDArray[np.float32]:
+        """Faces as float32 [N, 5] rows of (x1, y1, x2, y2, score) in rgb's pixels.
+
+        threshold None means the detection strategy's own; detection is "default" or "fast".
+        """
         ...
 
 
@@ -118,7 +121,8 @@ def detector_sha256(detector: object) -> str:
 
 def detect_faces(detector: Detector, rgb: npt.NDArray[np.uint8], settings: Settings) -> npt.NDArray[np.float32]:
     """One frame's faces [N, 5]; the single place where the detection strategy (settings.detection) applies."""
-    dets = np.asarray(detector.detect(rgb, threshold=settings.threshold), dtype=np.float32)
+    found = detector.detect(rgb, threshold=settings.threshold, detection=settings.detection)
+    dets = np.asarray(found, dtype=np.float32)
     if dets.size == 0:
         return np.zeros((0, 5), dtype=np.float32)
     if dets.ndim != 2 or dets.shape[1] < 5 or not np.isfinite(dets[:, :5]).all():
@@ -168,7 +172,7 @@ def anonymise(data: bytes, settings: Settings, detector: Detector | None = None)
     with clock("encode"):
         image = encode(decoded, masked, quality=settings.jpeg_quality)
     frozen_faces = tuple(faces)
-    reasons = review_reasons(frozen_faces, settings.threshold)
+    reasons = review_reasons(frozen_faces, settings.effective_threshold)
     return AnonymiseResult(
         image=image,
         content_type=decoded.content_type,
@@ -179,7 +183,7 @@ def anonymise(data: bytes, settings: Settings, detector: Detector | None = None)
         method=settings.method,
         shape=settings.shape,
         mask_scale=settings.mask_scale,
-        threshold=settings.threshold,
+        threshold=settings.effective_threshold,
         model_sha256=detector_sha256(active),
         timings_ms=clock.report(),
         review=bool(reasons),

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args
 
-from .detector import DEFAULT_THRESHOLD
 from .errors import InvalidRequestError
+from .strategy import get_strategy
 
 Method = Literal["fill", "blur", "pixelate"]
 Shape = Literal["ellipse", "box"]
@@ -46,7 +46,7 @@ class Settings:
     shape: Shape = "ellipse"
     fill: str = "#000000"  # "#rrggbb" or "noise" (fresh random noise per face)
     mask_scale: float = 1.3  # mask size relative to the detected box, so the mask covers the whole face
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: the detection strategy's own (see effective_threshold)
     detection: Detection = "default"  # "fast" trades small-face recall for speed
     max_pixels: int = 50_000_000
     max_bytes: int = 50 * 1024 * 1024
@@ -63,7 +63,10 @@ class Settings:
             (self.detection in DETECTIONS, f"detection must be one of {', '.join(DETECTIONS)}"),
             (bool(_COLOUR.match(fill)), "fill must be a colour name, #rrggbb or noise"),
             (_is_number(self.mask_scale) and 0.5 <= self.mask_scale <= 3.0, "mask_scale must be in [0.5, 3]"),
-            (_is_number(self.threshold) and 0.01 <= self.threshold <= 0.99, "threshold must be in [0.01, 0.99]"),
+            (
+                self.threshold is None or (_is_number(self.threshold) and 0.01 <= self.threshold <= 0.99),
+                "threshold must be in [0.01, 0.99]",
+            ),
             (_is_int(self.max_pixels) and 1 <= self.max_pixels <= 500_000_000, "max_pixels out of range"),
             (_is_int(self.max_bytes) and 1 <= self.max_bytes <= 1 << 31, "max_bytes out of range"),
             (_is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
@@ -72,6 +75,11 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise InvalidRequestError(message)
+
+    @property
+    def effective_threshold(self) -> float:
+        """The acceptance threshold detection uses: the one set, else the strategy's own tuned value."""
+        return self.threshold if self.threshold is not None else get_strategy(self.detection).threshold
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -98,7 +106,7 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 def _parse(field_name: str, raw: str, env_name: str) -> Any:
     kind = _FIELD_TYPES[field_name]
     try:
-        if kind is float:
+        if kind is float or kind == float | None:
             return float(raw)
         if kind is int:
             return int(raw)

@@ -93,7 +93,7 @@ class BrokenDetector:
     def __init__(self, error: Exception | None = None, boxes: Any = None) -> None:
         self.error, self.boxes = error, boxes
 
-    def detect(self, rgb: Any, *, threshold: float) -> Any:
+    def detect(self, rgb: Any, *, threshold: float | None, detection: str = "default") -> Any:
         if self.error is not None:
             raise self.error
         return self.boxes

@@ -111,7 +111,9 @@ class BoxDetector:
         self.fractions = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
         self.calls = 0
 
-    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+    def detect(
+        self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+    ) -> npt.NDArray[np.float32]:
         self.calls += 1
         height, width = rgb.shape[:2]
         boxes = self.fractions.copy()

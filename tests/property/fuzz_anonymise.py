@@ -24,7 +24,9 @@ SETTINGS = Settings(max_pixels=1 << 20, max_bytes=1 << 20)
 class MiddleBox:
     model_sha256 = "fuzz"
 
-    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+    def detect(
+        self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+    ) -> npt.NDArray[np.float32]:
         height, width = rgb.shape[:2]
         return np.asarray([[width / 4, height / 4, width * 3 / 4, height * 3 / 4, 0.9]], dtype=np.float32)
 

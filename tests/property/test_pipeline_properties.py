@@ -34,7 +34,9 @@ class ArbitraryBoxes:
     def __init__(self, boxes: npt.NDArray[np.float32]) -> None:
         self.boxes = boxes
 
-    def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+    def detect(
+        self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+    ) -> npt.NDArray[np.float32]:
         return self.boxes.copy()
 
 

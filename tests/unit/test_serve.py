@@ -184,7 +184,7 @@ def test_page_defaults_are_the_products_defaults() -> None:
     checked = {v["name"]: v["value"] for v in parser.inputs.values() if v.get("type") == "radio" and "checked" in v}
     assert checked == {"method": defaults.method, "shape": defaults.shape}
     assert float(str(parser.inputs["mask_scale"]["value"])) == defaults.mask_scale
-    assert float(str(parser.inputs["threshold"]["value"])) == defaults.threshold
+    assert float(str(parser.inputs["threshold"]["value"])) == defaults.effective_threshold
 
 
 # ---------------------------------------------------------------- the API contract, real handler and model

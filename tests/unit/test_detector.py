@@ -1,0 +1,285 @@
+"""Detector internals on synthetic tensors and a fake session: decode, NMS, fusion, strategies, shapes."""
+
+import itertools
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from faceanon.detector import ALIGN, STRIDE, CenterFaceDetector, as_rgb_uint8, decode, tile_starts, to_blob
+from faceanon.errors import InvalidRequestError
+from faceanon.nms import iou_matrix, nms
+from faceanon.strategy import STRATEGIES, Strategy, accept, fuse, get_strategy
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def _heads(h: int, w: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    return np.zeros((1, 1, h, w), np.float32), np.zeros((1, 2, h, w), np.float32), np.zeros((1, 2, h, w), np.float32)
+
+
+def test_decode_places_one_cell_in_input_pixels() -> None:
+    heatmap, scale, offset = _heads(8, 10)
+    heatmap[0, 0, 3, 5] = 0.9
+    scale[0, :, 3, 5] = [np.log(24 / STRIDE), np.log(16 / STRIDE)]  # 24 px tall, 16 px wide
+    offset[0, :, 3, 5] = [0.25, -0.25]
+    dets = decode(heatmap, scale, offset, threshold=0.5)
+    centre_y, centre_x = (3 + 0.25 + 0.5) * STRIDE, (5 - 0.25 + 0.5) * STRIDE
+    expected = [centre_x - 8, centre_y - 12, centre_x + 8, centre_y + 12, 0.9]
+    np.testing.assert_allclose(dets, [expected], rtol=1e-5)
+    assert dets.dtype == np.float32
+
+
+@pytest.mark.parametrize(("threshold", "count"), [(0.95, 0), (0.5, 1), (0.05, 2)])
+def test_decode_keeps_cells_strictly_above_threshold(threshold: float, count: int) -> None:
+    heatmap, scale, offset = _heads(4, 4)
+    heatmap[0, 0, 1, 1] = 0.9
+    heatmap[0, 0, 2, 3] = 0.1
+    dets = decode(heatmap, scale, offset, threshold=threshold)
+    assert dets.shape == (count, 5)
+    assert dets.dtype == np.float32
+
+
+def test_nms_keeps_best_of_overlapping_and_all_of_disjoint() -> None:
+    dets = np.array(
+        [[0, 0, 10, 10, 0.6], [1, 1, 11, 11, 0.9], [50, 50, 60, 60, 0.7], [0, 0, 10, 10, 0.1]], dtype=np.float32
+    )
+    kept = nms(dets, 0.3)
+    np.testing.assert_array_equal(kept[:, 4], np.float32([0.9, 0.7]))
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_nms_and_fuse_handle_tiny_inputs(rows: int) -> None:
+    dets = np.tile(np.float32([[5, 5, 15, 25, 0.8, 0]]), (rows, 1))
+    assert nms(dets[:, :5], 0.3).shape == (rows, 5)
+    assert fuse(dets, 0.5).shape == (rows, 6)
+
+
+def test_fuse_averages_by_score_and_counts_distinct_passes() -> None:
+    candidates = np.float32(
+        [
+            [0, 0, 10, 10, 0.6, 0],
+            [2, 0, 12, 10, 0.2, 1],
+            [0, 0, 10, 10, 0.2, 0],
+            [100, 100, 110, 110, 0.3, 1],
+        ]
+    )
+    fused = fuse(candidates, 0.5)
+    assert fused.shape == (2, 6)
+    # Cluster 1: weights .6, .2, .2 -> x1 = (0*.6 + 2*.2 + 0*.2) / 1.0 = 0.4; best score .6; passes {0, 1}.
+    np.testing.assert_allclose(fused[0], [0.4, 0, 10.4, 10, 0.6, 2], rtol=1e-5)
+    np.testing.assert_allclose(fused[1], [100, 100, 110, 110, 0.3, 1], rtol=1e-5)
+
+
+def test_fuse_survives_degenerate_boxes() -> None:
+    candidates = np.float32([[5, 5, 5, 5, 0.9, 0], [5, 5, 5, 5, 0.8, 0]])
+    assert len(fuse(candidates, 0.5)) == 2
+
+
+@pytest.mark.parametrize(
+    ("score", "votes", "kept"), [(0.5, 1, True), (0.15, 2, True), (0.15, 1, False), (0.05, 3, True)]
+)
+def test_accept_needs_score_or_votes(score: float, votes: int, kept: bool) -> None:
+    strategy = Strategy("t", (1.0, 2.0), threshold=0.2, min_votes=2, candidate_threshold=0.1, fusion_iou=0.5)
+    fused = np.float32([[0, 0, 10, 10, score, votes]])
+    assert len(accept(fused, strategy)) == int(kept)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scales": ()},
+        {"scales": (0.0,)},
+        {"threshold": 0.05},  # below the candidate threshold
+        {"min_votes": 0},
+        {"fusion_iou": 1.0},
+    ],
+)
+def test_strategy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
+    base: dict[str, object] = {
+        "name": "t",
+        "scales": (1.0,),
+        "threshold": 0.2,
+        "min_votes": 2,
+        "candidate_threshold": 0.1,
+        "fusion_iou": 0.5,
+    }
+    with pytest.raises(InvalidRequestError):
+        Strategy(**(base | kwargs))  # type: ignore[arg-type]
+
+
+def test_named_strategies_and_unknown_name() -> None:
+    assert get_strategy("default") is STRATEGIES["default"]
+    assert get_strategy(STRATEGIES["fast"]) is STRATEGIES["fast"]
+    with pytest.raises(InvalidRequestError, match="detection"):
+        get_strategy("slowest")
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.5])
+def test_with_threshold_keeps_candidates_at_or_below_it(threshold: float) -> None:
+    strategy = STRATEGIES["default"].with_threshold(threshold)
+    assert strategy.threshold == threshold
+    assert strategy.candidate_threshold <= threshold
+    assert strategy.candidate_threshold <= strategy.large_threshold
+
+
+@pytest.mark.parametrize("size", [(480, 640), (3024, 4032), (8000, 8000)])
+def test_pass_scales_stay_under_the_pixel_caps(size: tuple[int, int]) -> None:
+    strategy = STRATEGIES["default"]
+    pixels = size[0] * size[1]
+    coarse, *fine = strategy.pass_scales(*size)
+    assert coarse <= strategy.scales[0]
+    assert coarse**2 * pixels <= strategy.coarse_max_pixels * 1.0001
+    assert all(s**2 * pixels <= strategy.fine_max_pixels * 1.0001 for s in fine)
+    small = pixels * max(strategy.scales) ** 2 <= strategy.fine_max_pixels
+    assert (coarse, *fine) == (strategy.scales if small else (coarse, *fine))
+    assert fine  # a capped photo still gets a finer pass than its coarse one
+    assert max(fine) > coarse
+
+
+@pytest.mark.parametrize(
+    ("length", "side", "overlap"), [(100, 2048, 128), (2048, 2048, 128), (2049, 2048, 128), (6100, 2048, 128)]
+)
+def test_tiles_cover_the_length_with_overlap(length: int, side: int, overlap: int) -> None:
+    starts, tile = tile_starts(length, side, overlap)
+    assert tile <= side
+    assert starts[0] == 0
+    assert starts[-1] + tile == length
+    assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
+
+
+def _fuse_reference(candidates: FloatArray, iou_threshold: float) -> FloatArray:
+    """The plain O(N^2) greedy fusion the windowed one must reproduce."""
+    dets = candidates[np.argsort(-candidates[:, 4], kind="stable")].astype(np.float64)
+    alive = np.ones(len(dets), dtype=bool)
+    out = []
+    for best in range(len(dets)):
+        if not alive[best]:
+            continue
+        iou = iou_matrix(dets[best : best + 1], dets)[0]
+        members = np.nonzero(alive & (iou >= iou_threshold))[0]
+        members = np.union1d(members, [best])
+        alive[members] = False
+        weights = dets[members, 4]
+        box = (dets[members, :4] * weights[:, None]).sum(axis=0) / weights.sum()
+        out.append((*box, dets[best, 4], np.unique(dets[members, 5]).size))
+    return np.asarray(out, dtype=np.float32).reshape(-1, 6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windowed_fusion_matches_the_quadratic_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    centres = rng.uniform(0, 500, (n, 2))
+    sizes = rng.choice([6.0, 12.0, 30.0, 120.0], n)[:, None] * rng.uniform(0.8, 1.25, (n, 2))
+    candidates = np.concatenate(
+        [centres - sizes / 2, centres + sizes / 2, rng.uniform(0.1, 1, (n, 1)), rng.integers(0, 3, (n, 1))], axis=1
+    ).astype(np.float32)
+    np.testing.assert_allclose(fuse(candidates, 0.5), _fuse_reference(candidates, 0.5), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (31, 33), (64, 64), (1, 20000)])
+def test_to_blob_pads_to_a_multiple_of_32(height: int, width: int) -> None:
+    rgb = np.full((height, width, 3), 7, np.uint8)
+    blob = to_blob(rgb)
+    assert blob.dtype == np.float32
+    assert blob.shape[:2] == (1, 3)
+    assert blob.shape[2] % ALIGN == 0
+    assert blob.shape[3] % ALIGN == 0
+    assert blob[0, :, :height, :width].min() == 7
+    assert blob.sum() == 7 * 3 * height * width
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 4), np.uint8), np.zeros((4,), np.uint8)]
+)
+def test_input_validation(bad: npt.NDArray[np.generic]) -> None:
+    with pytest.raises(InvalidRequestError):
+        as_rgb_uint8(bad)
+
+
+def test_grey_input_is_widened() -> None:
+    assert as_rgb_uint8(np.zeros((3, 5), np.uint8)).shape == (3, 5, 3)
+
+
+@dataclass
+class FakeSession:
+    """Pretends to be CenterFace: one 40 x 32 px face centred on every network input it sees."""
+
+    blobs: list[tuple[int, ...]] = field(default_factory=list)
+    score: float = 0.9
+
+    def get_inputs(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(name="input")]
+
+    def get_outputs(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(name=n) for n in ("heatmap", "scale", "offset", "landmarks")]
+
+    def run(self, names: list[str], feed: dict[str, FloatArray]) -> list[FloatArray]:
+        blob = feed["input"]
+        self.blobs.append(blob.shape)
+        h, w = blob.shape[2] // STRIDE, blob.shape[3] // STRIDE
+        heatmap, scale, offset = _heads(h, w)
+        heatmap[0, 0, h // 2, w // 2] = self.score
+        scale[0, 0], scale[0, 1] = np.log(40 / STRIDE), np.log(32 / STRIDE)
+        return [heatmap, scale, offset]
+
+
+@pytest.mark.parametrize("detection", ["default", "fast"])
+@pytest.mark.parametrize(("height", "width"), [(0, 10), (10, 0), (1, 1), (1, 20000), (20000, 1), (97, 131)])
+def test_detect_output_contract_on_odd_shapes(detection: str, height: int, width: int) -> None:
+    detector = CenterFaceDetector.from_session(FakeSession(), detection=detection)  # type: ignore[arg-type]
+    dets = detector.detect(np.zeros((height, width, 3), np.uint8))
+    assert dets.dtype == np.float32
+    assert dets.ndim == 2
+    assert dets.shape[1] == 5
+    if len(dets):
+        assert (dets[:, 0] >= 0).all()
+        assert (dets[:, 2] <= width).all()
+        assert (dets[:, 1] >= 0).all()
+        assert (dets[:, 3] <= height).all()
+        assert (dets[:, 2] > dets[:, 0]).all()
+        assert (dets[:, 3] > dets[:, 1]).all()
+        assert (np.diff(dets[:, 4]) <= 0).all()
+
+
+def test_detect_finds_the_fake_face_in_image_pixels() -> None:
+    session = FakeSession()
+    detector = CenterFaceDetector.from_session(session, detection="fast")  # type: ignore[arg-type]
+    dets = detector.detect(np.zeros((256, 320, 3), np.uint8))
+    assert len(dets) == 1
+    x1, y1, x2, y2, score = dets[0]
+    assert (x2 - x1, y2 - y1) == pytest.approx((32, 40), abs=1e-3)
+    assert ((x1 + x2) / 2, (y1 + y2) / 2) == pytest.approx((160 + 2, 128 + 2), abs=1e-3)  # cell centre
+    assert score == pytest.approx(0.9)
+    assert session.blobs == [(1, 3, 256, 320)]
+
+
+def test_big_photo_runs_fine_passes_in_bounded_tiles() -> None:
+    session = FakeSession()
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    strategy = STRATEGIES["default"]
+    detector.detect(np.zeros((1500, 2000, 3), np.uint8))
+    side = int(strategy.tile_pixels**0.5)
+    coarse, *tiles = session.blobs
+    assert coarse[2] * coarse[3] >= 1500 * 2000 * 0.75**2  # the coarse pass is one whole-image run
+    assert len(tiles) > 1
+    assert all(t[2] <= side and t[3] <= side for t in tiles)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -1.0])
+def test_detect_rejects_thresholds_outside_0_1(threshold: float) -> None:
+    detector = CenterFaceDetector.from_session(FakeSession())  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError):
+        detector.detect(np.zeros((8, 8, 3), np.uint8), threshold=threshold)
+
+
+@pytest.mark.parametrize(("threshold", "found"), [(0.05, 1), (0.2, 1), (0.35, 1), (0.45, 0), (0.95, 0)])
+def test_threshold_moves_the_large_face_rule_too(threshold: float, found: int) -> None:
+    # A 40 px face scoring 0.3: kept by fast's large-face rule (0.1 at its threshold 0.2), which moves with
+    # the threshold given (0.35 -> 0.25, 0.45 -> 0.35).
+    session = FakeSession(score=0.3)
+    detector = CenterFaceDetector.from_session(session, detection="fast")  # type: ignore[arg-type]
+    assert len(detector.detect(np.zeros((64, 64, 3), np.uint8), threshold=threshold)) == found
