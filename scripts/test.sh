@@ -11,5 +11,7 @@ MYPYPATH=src .venv/bin/mypy functions/faceanon_lambda
 bash scripts/sam_tools.sh check
 # Infrastructure security scan: checkov over template.yaml, 0 failed checks (suppressions carry their reason).
 bash scripts/security.sh
+# Soak: sequential warm invocations in one process; fails on RSS growth > 5% after warm-up or fd growth.
+.venv/bin/python benchmarks/soak.py --invocations 600 --check
 export FACEANON_REQUIRE_SAM_BUILD=1
 .venv/bin/python -m pytest "$@"
