@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hostile.harness import INPUT, OUTPUT, REGION, Context, resources
+from sqs_records import lambda_record
 
 
 def template_max_receive_count() -> int:
@@ -73,20 +74,7 @@ class Stack:
         messages = self.receive()
         if not messages:
             return 0
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.queue_arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
+        records = [lambda_record(m, self.queue_arn, REGION) for m in messages]
         try:
             response = handler({"Records": records}, Context())
         except BaseException:  # the invocation died (timeout, crash): the whole batch comes back

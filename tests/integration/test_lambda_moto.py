@@ -24,6 +24,7 @@ from PIL import Image
 from faceanon import service
 from faceanon.lambda_context import LocalContext
 from faceanon.settings import Settings
+from sqs_records import lambda_record
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "faceanon" / "samples" / "astronaut.jpg"
 REGION, INPUT, OUTPUT = "eu-west-1", "faceanon-in", "faceanon-out"
@@ -55,20 +56,8 @@ def drain_as_lambda_event(sqs: Any, url: str) -> dict[str, Any]:
         messages = batch.get("Messages", [])
         if not messages:
             break
-        records.extend(
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:uploads",
-                "awsRegion": REGION,
-            }
-            for m in messages
-        )
+        arn = f"arn:aws:sqs:{REGION}:123456789012:uploads"
+        records.extend(lambda_record(m, arn, REGION) for m in messages)
     return {"Records": records}
 
 
