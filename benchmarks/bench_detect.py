@@ -105,7 +105,7 @@ def faceanon_config(name: str, model: Path, threads: int, detection: str, note: 
     def detect(rgb: np.ndarray) -> np.ndarray:
         return detector.detect(rgb)
 
-    e2e, changed = _service_hooks(detector, model, threads)
+    e2e, changed = _service_hooks(detector, model, threads, detection)
     return Config(name, detect, note, e2e, changed)
 
 
@@ -120,14 +120,16 @@ def single_pass_config(name: str, model: Path, threads: int) -> Config:
     return Config(name, detect, "one 1x pass, NMS 0.3 (no strategy)")
 
 
-def _service_hooks(detector: CenterFaceDetector, model: Path, threads: int) -> tuple[EndToEnd | None, Changed | None]:
+def _service_hooks(
+    detector: CenterFaceDetector, model: Path, threads: int, detection: str
+) -> tuple[EndToEnd | None, Changed | None]:
     """End-to-end and coverage through faceanon.service.anonymise, when the service module exists."""
     try:
         from faceanon.service import anonymise
         from faceanon.settings import Settings
     except ImportError:
         return None, None
-    product = Settings(model_path=str(model), intra_op_threads=threads)
+    product = Settings(model_path=str(model), intra_op_threads=threads, detection=detection)
     fill = product.override(method="fill", fill=COVERAGE_FILL)
 
     def e2e(data: bytes, suffix: str) -> bytes:

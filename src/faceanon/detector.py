@@ -172,29 +172,55 @@ class CenterFaceDetector:
         dets[:, [1, 3]] *= rgb.shape[0] / resized.shape[0]
         return dets
 
-    def _pass(self, image: RGBImage, scale: float, strategy: Strategy, *, tiled: bool) -> FloatArray:
-        """Candidates of one pass at scale, in image pixels; tiles bound memory on large network inputs."""
-        resized = _resize(image, scale)
+    def _candidates(self, resized: RGBImage, strategy: Strategy, *, tiled: bool) -> FloatArray:
+        """Candidates over a network-input image, in its pixels; tiles bound memory on large inputs."""
         height, width = resized.shape[:2]
         side = max(ALIGN, int(strategy.tile_pixels**0.5) // ALIGN * ALIGN)
         if not tiled or height * width <= strategy.tile_pixels or (height <= side and width <= side):
             heatmap, box_scale, offset = self._run(to_blob(resized))
-            dets = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
-        else:
-            parts = []
-            tops, tile_h = tile_starts(height, side, strategy.tile_overlap)
-            lefts, tile_w = tile_starts(width, side, strategy.tile_overlap)
-            for top in tops:
-                for left in lefts:
-                    tile = resized[top : top + tile_h, left : left + tile_w]
-                    heatmap, box_scale, offset = self._run(to_blob(tile))
-                    found = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
-                    found[:, [0, 2]] += left
-                    found[:, [1, 3]] += top
-                    parts.append(found)
-            dets = np.concatenate(parts)
-        dets[:, [0, 2]] *= image.shape[1] / width
-        dets[:, [1, 3]] *= image.shape[0] / height
+            return decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
+        parts = []
+        tops, tile_h = tile_starts(height, side, strategy.tile_overlap)
+        lefts, tile_w = tile_starts(width, side, strategy.tile_overlap)
+        for top in tops:
+            for left in lefts:
+                tile = resized[top : top + tile_h, left : left + tile_w]
+                heatmap, box_scale, offset = self._run(to_blob(tile))
+                found = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
+                found[:, [0, 2]] += left
+                found[:, [1, 3]] += top
+                parts.append(found)
+        return np.concatenate(parts)
+
+    def _coarse_pass(
+        self, image: RGBImage, scale: float, strategy: Strategy
+    ) -> tuple[FloatArray, tuple[int, int, int, int] | None]:
+        """The whole-image pass: candidates in image pixels, and the region (y0, y1, x0, x1 at the first fine
+        scale) where the fine passes are needed, None for the whole image."""
+        resized = _resize(image, scale)
+        heatmap, box_scale, offset = self._run(to_blob(resized))
+        dets = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
+        dets[:, [0, 2]] *= image.shape[1] / resized.shape[1]
+        dets[:, [1, 3]] *= image.shape[0] / resized.shape[0]
+        region = None
+        fine = strategy.pass_scales(*image.shape[:2])[1:]
+        if strategy.gate_score is not None and fine:
+            region = fine_region(
+                heatmap, box_scale, resized.shape[:2], image.shape[:2], scale, fine[0], strategy, strategy.gate_score
+            )
+        return dets, region
+
+    def _fine_pass(
+        self, image: RGBImage, scale: float, strategy: Strategy, region: tuple[int, int, int, int] | None
+    ) -> FloatArray:
+        """An upscaled pass over region (None: everywhere), tiled, as candidates in image pixels."""
+        resized = _resize(image, scale)
+        y0, y1, x0, x1 = region if region is not None else (0, resized.shape[0], 0, resized.shape[1])
+        if y1 <= y0 or x1 <= x0:
+            return np.empty((0, 5), dtype=np.float32)
+        dets = self._candidates(resized[y0:y1, x0:x1], strategy, tiled=True)
+        dets[:, [0, 2]] = (dets[:, [0, 2]] + x0) * (image.shape[1] / resized.shape[1])
+        dets[:, [1, 3]] = (dets[:, [1, 3]] + y0) * (image.shape[0] / resized.shape[0])
         return dets
 
     def detect(
@@ -216,12 +242,69 @@ class CenterFaceDetector:
         height, width = image.shape[:2]
         if height == 0 or width == 0:
             return np.empty((0, 5), dtype=np.float32)
-        parts = []
-        for index, scale in enumerate(strategy.pass_scales(height, width)):
-            dets = self._pass(image, scale, strategy, tiled=index > 0)
-            parts.append(np.concatenate([dets, np.full((len(dets), 1), index, dtype=np.float32)], axis=1))
+        coarse, *fine = strategy.pass_scales(height, width)
+        dets, region = self._coarse_pass(image, coarse, strategy)
+        parts = [_with_pass_id(dets, 0)]
+        # The gate only says where faces too small for the coarse pass may be: no such cell, no fine pass.
+        gated_out = strategy.gate_score is not None and region is None
+        for index, scale in enumerate(() if gated_out else fine, start=1):
+            parts.append(
+                _with_pass_id(self._fine_pass(image, scale, strategy, _rescale(region, fine[0], scale)), index)
+            )
         fused = fuse(np.concatenate(parts), strategy.fusion_iou)
         return clip_boxes(accept(fused, strategy), width, height)
+
+
+def _with_pass_id(dets: FloatArray, index: int) -> FloatArray:
+    return np.concatenate([dets, np.full((len(dets), 1), index, dtype=np.float32)], axis=1)
+
+
+def _rescale(
+    region: tuple[int, int, int, int] | None, source: float, target: float
+) -> tuple[int, int, int, int] | None:
+    if region is None or source == target:
+        return region
+    ratio = target / source
+    y0, y1, x0, x1 = region
+    return int(y0 * ratio), int(np.ceil(y1 * ratio)), int(x0 * ratio), int(np.ceil(x1 * ratio))
+
+
+def fine_region(
+    heatmap: npt.NDArray[np.float32],
+    box_scale: npt.NDArray[np.float32],
+    coarse_shape: tuple[int, ...],
+    image_shape: tuple[int, ...],
+    coarse: float,
+    fine: float,
+    strategy: Strategy,
+    gate_score: float,
+) -> tuple[int, int, int, int] | None:
+    """Where an upscaled pass can find what the coarse pass cannot: one crop (y0, y1, x0, x1, in pixels of
+    the image resized by fine) around coarse heatmap cells that hint at a small face (score above
+    gate_score, predicted height under gate_size px) or at an uncertain large one (a 3x3 peak scoring within
+    gate_large); None when no cell does. One crop beats tiles: tile overlaps cost as much as they save."""
+    rows_valid, cols_valid = -(-coarse_shape[0] // STRIDE), -(-coarse_shape[1] // STRIDE)
+    cells = heatmap[0, 0, :rows_valid, :cols_valid]
+    heights = np.exp(box_scale[0, 0, :rows_valid, :cols_valid]) * STRIDE / coarse  # in image pixels
+    small = (cells > gate_score) & (heights < strategy.gate_size)
+    padded = np.pad(cells, 1, constant_values=0.0)
+    h, w = cells.shape
+    neighbourhood = np.max(np.stack([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]), axis=0)
+    low, high = strategy.gate_large
+    unsure_large = (cells >= neighbourhood) & (cells > low) & (cells < high) & (heights >= strategy.gate_size)
+    rows, cols = np.nonzero(small | unsure_large)
+    if rows.size == 0:
+        return None
+    fine_h, fine_w = max(1, round(image_shape[0] * fine)), max(1, round(image_shape[1] * fine))
+    centre_y = (rows + 0.5) * STRIDE * fine_h / coarse_shape[0]
+    centre_x = (cols + 0.5) * STRIDE * fine_w / coarse_shape[1]
+    margin = strategy.gate_margin
+    return (
+        max(0, int(centre_y.min()) - margin),
+        min(fine_h, int(centre_y.max()) + margin),
+        max(0, int(centre_x.min()) - margin),
+        min(fine_w, int(centre_x.max()) + margin),
+    )
 
 
 def tile_starts(length: int, side: int, overlap: int) -> tuple[list[int], int]:

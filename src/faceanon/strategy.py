@@ -40,6 +40,11 @@ class Strategy:
     fine_max_pixels: int = 24_000_000  # finer passes shrink their scale to stay under this network input
     tile_pixels: int = 4_194_304  # finer passes bigger than this run in tiles of at most this area
     tile_overlap: int = 128  # network-input pixels shared by neighbouring tiles (faces up to this stay whole)
+    # Fine passes only over the crop where the coarse heatmap hints at small or unsure faces (None: everywhere).
+    gate_score: float | None = None
+    gate_size: float = 40.0  # px: coarse cells predicting faces shorter than this are "small"
+    gate_large: tuple[float, float] = (0.05, 0.3)  # score band of unsure large-face peaks that also gate
+    gate_margin: int = 128  # fine-scale px added around the gated cells
 
     def __post_init__(self) -> None:
         if not self.scales or any(not 0.05 <= s <= 4.0 for s in self.scales):
@@ -48,6 +53,10 @@ class Strategy:
             raise InvalidRequestError("strategy needs 0 < candidate_threshold <= threshold < 1")
         if not self.candidate_threshold <= self.large_threshold <= 1.0 or self.large_size < 0:
             raise InvalidRequestError("strategy needs candidate_threshold <= large_threshold <= 1")
+        if self.gate_score is not None and not (
+            0.0 < self.gate_score < 1.0 and self.gate_size > 0 and self.gate_margin >= 0
+        ):
+            raise InvalidRequestError("strategy gate needs gate_score in (0, 1), gate_size > 0, gate_margin >= 0")
         if self.min_votes < 1 or not 0.0 < self.fusion_iou < 1.0:
             raise InvalidRequestError("strategy needs min_votes >= 1 and fusion_iou in (0, 1)")
 
@@ -86,6 +95,7 @@ STRATEGIES: dict[str, Strategy] = {
         candidate_threshold=0.1,
         fusion_iou=0.6,
         large_threshold=0.1,
+        gate_score=0.1,
     ),
     # One 1x pass; votes cannot apply, the large-face rule does.
     "fast": Strategy(

@@ -1,7 +1,7 @@
 """Detector internals on synthetic tensors and a fake session: decode, NMS, fusion, strategies, shapes."""
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -210,6 +210,7 @@ class FakeSession:
 
     blobs: list[tuple[int, ...]] = field(default_factory=list)
     score: float = 0.9
+    face_px: tuple[int, int] = (40, 32)  # height, width of the face in network-input pixels
 
     def get_inputs(self) -> list[SimpleNamespace]:
         return [SimpleNamespace(name="input")]
@@ -223,7 +224,7 @@ class FakeSession:
         h, w = blob.shape[2] // STRIDE, blob.shape[3] // STRIDE
         heatmap, scale, offset = _heads(h, w)
         heatmap[0, 0, h // 2, w // 2] = self.score
-        scale[0, 0], scale[0, 1] = np.log(40 / STRIDE), np.log(32 / STRIDE)
+        scale[0, 0], scale[0, 1] = np.log(self.face_px[0] / STRIDE), np.log(self.face_px[1] / STRIDE)
         return [heatmap, scale, offset]
 
 
@@ -259,14 +260,34 @@ def test_detect_finds_the_fake_face_in_image_pixels() -> None:
 
 def test_big_photo_runs_fine_passes_in_bounded_tiles() -> None:
     session = FakeSession()
-    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
-    strategy = STRATEGIES["default"]
+    ungated = replace(STRATEGIES["default"], gate_score=None)
+    detector = CenterFaceDetector.from_session(session, detection=ungated)  # type: ignore[arg-type]
     detector.detect(np.zeros((1500, 2000, 3), np.uint8))
-    side = int(strategy.tile_pixels**0.5)
+    side = int(ungated.tile_pixels**0.5)
     coarse, *tiles = session.blobs
     assert coarse[2] * coarse[3] >= 1500 * 2000 * 0.75**2  # the coarse pass is one whole-image run
     assert len(tiles) > 1
     assert all(t[2] <= side and t[3] <= side for t in tiles)
+
+
+def test_gate_skips_the_fine_pass_when_the_coarse_pass_sees_no_small_face() -> None:
+    session = FakeSession(face_px=(80, 64))  # one large, sure face: nothing for an upscaled pass to find
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    assert len(detector.detect(np.zeros((600, 800, 3), np.uint8))) == 1
+    assert len(session.blobs) == 1
+
+
+def test_gate_runs_the_fine_pass_only_around_small_faces() -> None:
+    session = FakeSession(face_px=(16, 12))  # a small face at the centre of the photo
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    detector.detect(np.zeros((600, 800, 3), np.uint8))
+    coarse, fine = session.blobs
+    scale, margin = STRATEGIES["default"].scales[1], STRATEGIES["default"].gate_margin
+    assert coarse[2:] == (608, 800)
+    # One crop: the gated cell plus the margin on each side (rounded up to the network's multiple of 32).
+    assert fine[2] <= 2 * margin + 2 * ALIGN
+    assert fine[3] <= 2 * margin + 2 * ALIGN
+    assert fine[2] * fine[3] < 0.2 * (600 * scale) * (800 * scale)
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.0, -1.0])
