@@ -93,7 +93,7 @@ def event_for(number: int, key: str) -> dict[str, Any]:
     return {
         "invocationSchemaVersion": "2.0",
         "invocationId": f"bench-invocation-{number}",
-        "job": {"id": "bench-job", "userArguments": {"method": "fill", "mask_scale": "1.3"}},
+        "job": {"id": "bench-job", "userArguments": {"method": "fill", "mask_scale": "1.5"}},
         "tasks": [{"taskId": f"task-{number}", "s3Bucket": INPUT, "s3Key": quote_plus(key), "s3VersionId": None}],
     }
 

@@ -101,7 +101,7 @@ def apply_masks(
     method: str = "fill",
     shape: str = "ellipse",
     fill: str = "#000000",
-    mask_scale: float = 1.3,
+    mask_scale: float = 1.5,
     rng: np.random.Generator | None = None,
 ) -> RGBImage:
     """A masked copy of rgb (H x W x 3 uint8); boxes [N, >=4] are detected boxes in rgb's pixels."""

@@ -45,7 +45,9 @@ class Settings:
     method: Method = "fill"
     shape: Shape = "ellipse"
     fill: str = "#000000"  # "#rrggbb" or "noise" (fresh random noise per face)
-    mask_scale: float = 1.3  # mask size relative to the detected box, so the mask covers the whole face
+    # Mask size relative to the detected box. 1.5 measured on ../shared/data (default detection): faces >= 40 px
+    # with >= 90% of their pixels masked 97.8% (1.3: 96.2%), 20-40 px 98.0% (1.3: 96.3%).
+    mask_scale: float = 1.5
     threshold: float | None = None  # None: the detection strategy's own (see effective_threshold)
     detection: Detection = "default"  # "fast" trades small-face recall for speed
     max_pixels: int = 50_000_000

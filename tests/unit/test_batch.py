@@ -169,8 +169,8 @@ def test_answer_has_one_result_per_task_in_order() -> None:
     assert response["invocationId"] == event["invocationId"]
     assert [r["taskId"] for r in response["results"]] == [t["taskId"] for t in event["tasks"]]
     assert [r["resultCode"] for r in response["results"]] == ["Succeeded", "Succeeded", "PermanentFailure"]
-    assert response["results"][0]["resultString"] == "anonymised uploads/astronaut photo.jpg with fill/1.3"
-    assert response["results"][1]["resultString"] == "anonymised archive/2019/café portrait+1.jpg with fill/1.3"
+    assert response["results"][0]["resultString"] == "anonymised uploads/astronaut photo.jpg with fill/1.5"
+    assert response["results"][1]["resultString"] == "anonymised archive/2019/café portrait+1.jpg with fill/1.5"
     assert response["results"][2]["resultString"] == "S3 NotFound"
     assert [r.code for r in results] == [r["resultCode"] for r in response["results"]]
     json.dumps(response)  # what Lambda will serialise
