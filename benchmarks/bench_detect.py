@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from faceanon.detector import DEFAULT_NMS_IOU, CenterFaceDetector, clip_boxes
 from faceanon.evaluation import (
@@ -45,7 +45,8 @@ from faceanon.evaluation import (
     RecallTally,
     face_pixel_coverage,
     find_datasets,
-    height_bin,
+    load_rgb,
+    per_face_bins,
 )
 from faceanon.nms import nms
 
@@ -84,19 +85,9 @@ class Result:
     def add_coverage(self, image: LabelledImage, changed: np.ndarray) -> None:
         if len(image.boxes) == 0:
             return
-        shares = face_pixel_coverage(changed, image.boxes)
-        heights = image.boxes[:, 3] - image.boxes[:, 1]
-        for share, height, ignored in zip(shares, heights, image.ignore, strict=True):
-            if ignored:
-                continue
-            name = height_bin(float(height))
+        for name, share in per_face_bins(image, face_pixel_coverage(changed, image.boxes)):
             self.coverage_total[name] += 1
             self.covered[name] += int(share >= COVERED)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
 def faceanon_config(name: str, model: Path, threads: int, detection: str, note: str = "") -> Config:

@@ -40,10 +40,9 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
-from PIL import Image, ImageOps
 
 from faceanon.detector import DEFAULT_NMS_IOU, CenterFaceDetector, clip_boxes, to_blob
-from faceanon.evaluation import HEIGHT_BINS, Dataset, LabelledImage, RecallTally, find_datasets
+from faceanon.evaluation import HEIGHT_BINS, Dataset, LabelledImage, RecallTally, find_datasets, load_rgb
 from faceanon.nms import nms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,12 +194,6 @@ def build_fp32(path: Path = FP32_PATH) -> tuple[Path, bytes]:
 
 
 # --- 3. quantise -----------------------------------------------------------------------------------------
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    """The photo as the product sees it: EXIF-upright, RGB uint8."""
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
 def calibration_photos(datasets: Sequence[Dataset], per_dataset: int) -> list[Path]:

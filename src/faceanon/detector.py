@@ -18,13 +18,11 @@ from PIL import Image
 from .errors import InvalidRequestError, ModelError
 from .model import resolve_model_path
 from .nms import FloatArray
-from .strategy import STRATEGIES, Strategy, accept, fuse, get_strategy
+from .strategy import Strategy, accept, fuse, get_strategy
 
 STRIDE = 4  # CenterFace predicts one heatmap cell per 4x4 input pixels.
 ALIGN = 32  # The backbone downsamples 32x: inputs are padded to a multiple of it.
 
-# The default strategy's acceptance threshold, picked on ../shared/data (README "Benchmarks" has the sweep).
-DEFAULT_THRESHOLD = STRATEGIES["default"].threshold
 DEFAULT_NMS_IOU = 0.3  # for single-pass NMS (models/build.py compares fp32 and int8 with it)
 
 RGBImage = npt.NDArray[np.uint8]
@@ -164,13 +162,20 @@ class CenterFaceDetector:
 
     def detect_at_scale(self, rgb: RGBImage, scale: float, *, threshold: float) -> FloatArray:
         """Raw candidates (before NMS) of one network pass over rgb resized by scale, in rgb's pixels."""
-        resized = _resize(rgb, scale)
+        return self._whole_pass(rgb, scale, threshold)[0]
+
+    def _whole_pass(
+        self, image: RGBImage, scale: float, threshold: float
+    ) -> tuple[FloatArray, npt.NDArray[np.float32], npt.NDArray[np.float32], tuple[int, ...]]:
+        """One untiled pass over image resized by scale: candidates in image pixels, plus the heatmap and scale
+        heads and the network-input shape they belong to."""
+        resized = _resize(image, scale)
         heatmap, box_scale, offset = self._run(to_blob(resized))
         dets = decode(heatmap, box_scale, offset, threshold=threshold)
         # Map back through the actual resize factors (rounding makes them differ slightly from scale).
-        dets[:, [0, 2]] *= rgb.shape[1] / resized.shape[1]
-        dets[:, [1, 3]] *= rgb.shape[0] / resized.shape[0]
-        return dets
+        dets[:, [0, 2]] *= image.shape[1] / resized.shape[1]
+        dets[:, [1, 3]] *= image.shape[0] / resized.shape[0]
+        return dets, heatmap, box_scale, resized.shape[:2]
 
     def _candidates(self, resized: RGBImage, strategy: Strategy, *, tiled: bool) -> FloatArray:
         """Candidates over a network-input image, in its pixels; tiles bound memory on large inputs."""
@@ -197,16 +202,12 @@ class CenterFaceDetector:
     ) -> tuple[FloatArray, tuple[int, int, int, int] | None]:
         """The whole-image pass: candidates in image pixels, and the region (y0, y1, x0, x1 at the first fine
         scale) where the fine passes are needed, None for the whole image."""
-        resized = _resize(image, scale)
-        heatmap, box_scale, offset = self._run(to_blob(resized))
-        dets = decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
-        dets[:, [0, 2]] *= image.shape[1] / resized.shape[1]
-        dets[:, [1, 3]] *= image.shape[0] / resized.shape[0]
+        dets, heatmap, box_scale, network_shape = self._whole_pass(image, scale, strategy.candidate_threshold)
         region = None
         fine = strategy.pass_scales(*image.shape[:2])[1:]
         if strategy.gate_score is not None and fine:
             region = fine_region(
-                heatmap, box_scale, resized.shape[:2], image.shape[:2], scale, fine[0], strategy, strategy.gate_score
+                heatmap, box_scale, network_shape, image.shape[:2], scale, fine[0], strategy, strategy.gate_score
             )
         return dets, region
 

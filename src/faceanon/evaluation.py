@@ -5,12 +5,13 @@ reported per face-height bin. Boxes marked ``ignore`` neither count as misses no
 """
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image, ImageOps
 
 from .nms import iou_matrix
 
@@ -91,12 +92,7 @@ class RecallTally:
             self.negative_images += 1
             self.false_detections_on_negatives += len(dets)
             return
-        matched = face_found(image.boxes, dets)
-        heights = image.boxes[:, 3] - image.boxes[:, 1]
-        for is_found, height, ignored in zip(matched, heights, image.ignore, strict=True):
-            if ignored:
-                continue
-            name = height_bin(float(height))
+        for name, is_found in per_face_bins(image, face_found(image.boxes, dets)):
             self.total[name] += 1
             self.found[name] += int(is_found)
 
@@ -115,6 +111,20 @@ class RecallTally:
         if not self.negative_images:
             return None
         return self.false_detections_on_negatives / self.negative_images
+
+
+def per_face_bins[T](image: LabelledImage, per_face: Iterable[T]) -> Iterator[tuple[str, T]]:
+    """(height bin, value) for each labelled face of image that is not marked ignore."""
+    heights = image.boxes[:, 3] - image.boxes[:, 1]
+    for value, height, ignored in zip(per_face, heights, image.ignore, strict=True):
+        if not ignored:
+            yield height_bin(float(height)), value
+
+
+def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
+    """A dataset photo as upright (EXIF-oriented) RGB."""
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
 def face_found(labels: npt.NDArray[np.float64], detections: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -148,9 +158,3 @@ def face_pixel_coverage(changed: npt.NDArray[np.bool_], labels: npt.NDArray[np.f
         count = int(inside.sum())
         shares[i] = float(changed[rows, cols][inside].sum()) / count if count else 1.0
     return shares
-
-
-def iter_labelled(datasets: Sequence[Dataset]) -> Iterator[tuple[Dataset, LabelledImage]]:
-    for dataset in datasets:
-        for image in dataset.images:
-            yield dataset, image
