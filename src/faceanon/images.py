@@ -75,6 +75,10 @@ EXTENSIONS: Final[dict[str, str]] = {
     ".heic": "HEIF",
     ".heif": "HEIF",
 }
+# zlib level for PNG output. Pillow's default (6) made encoding the slowest stage for small photos: on 60
+# Kaggle PNGs (median 400 x 227) level 6 took 32.6 ms p50, level 1 7.9 ms for 7% more bytes (OpenCV also
+# writes PNG at level 1 by default).
+PNG_COMPRESS_LEVEL: Final = 1
 MULTI_FRAME_FORMATS: Final = frozenset({"PNG", "WEBP", "GIF", "TIFF", "AVIF", "HEIF"})
 LOSSY_FORMATS: Final = frozenset({"JPEG", "WEBP", "AVIF", "HEIF"})
 # Modes each output format can write; anything else is widened to RGB(A).
@@ -296,13 +300,22 @@ def _matching_icc(icc: object, output_mode: str) -> bytes | None:
     return icc if space == wanted else None
 
 
-def encode(image: DecodedImage, frames: Sequence[RGBImage] | None = None, *, quality: int = 90) -> bytes:
-    """Encode frames (default: the decoded ones) in the image's format, mode and alpha; no metadata but ICC."""
+def encode(
+    image: DecodedImage,
+    frames: Sequence[RGBImage] | None = None,
+    *,
+    quality: int = 90,
+    png_compress_level: int = PNG_COMPRESS_LEVEL,
+) -> bytes:
+    """Encode frames (default: the decoded ones) in the image's format, mode and alpha; no metadata but ICC.
+
+    quality applies to lossy formats (JPEG, WebP, AVIF, HEIC), png_compress_level (zlib 0-9) to PNG.
+    """
     pixels = image.frames if frames is None else tuple(frames)
     if len(pixels) != len(image.frames):
         raise UnsupportedImageError("frame count changed between decode and encode")
     pictures = [_to_pillow(rgb, alpha, image.output_mode) for rgb, alpha in zip(pixels, image.alphas, strict=True)]
-    options = _save_options(image, quality)
+    options = _save_options(image, quality, png_compress_level)
     if len(pictures) > 1:
         options.update(save_all=True, append_images=pictures[1:])
         if image.format in ("GIF", "PNG", "WEBP", "AVIF") and all(d is not None for d in image.durations):
@@ -330,8 +343,10 @@ def _to_pillow(rgb: RGBImage, alpha: AlphaImage | None, mode: str) -> Image.Imag
     return picture
 
 
-def _save_options(image: DecodedImage, quality: int) -> dict[str, Any]:
+def _save_options(image: DecodedImage, quality: int, png_compress_level: int) -> dict[str, Any]:
     options: dict[str, Any] = dict(image.save_options)
+    if image.format == "PNG":
+        options["compress_level"] = png_compress_level
     if image.icc_profile and image.format not in ("GIF", "BMP"):
         options["icc_profile"] = image.icc_profile
     if image.format in LOSSY_FORMATS:

@@ -170,7 +170,7 @@ def anonymise(data: bytes, settings: Settings, detector: Detector | None = None)
     if len(masked) != len(decoded.frames):  # fail closed: never encode fewer frames than were decoded
         raise ModelError("not every frame was processed")
     with clock("encode"):
-        image = encode(decoded, masked, quality=settings.jpeg_quality)
+        image = encode(decoded, masked, quality=settings.jpeg_quality, png_compress_level=settings.png_compress_level)
     frozen_faces = tuple(faces)
     reasons = review_reasons(frozen_faces, settings.effective_threshold)
     return AnonymiseResult(

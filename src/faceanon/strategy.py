@@ -3,7 +3,7 @@
 A strategy runs CenterFace at a few scales of the photo, pools every heatmap cell above a low candidate
 threshold, fuses overlapping boxes by score-weighted averaging and keeps a fused box when its best score
 reaches the acceptance threshold or when several passes agree on it. Upscaled passes find the small faces a
-1x pass misses; a downscaled pass finds large, masked or turned faces; agreement between passes lets
+1x pass misses; downscaled (and mirrored) passes find large, masked or turned faces; agreement between passes lets
 low-score faces through without letting in the one-pass texture hits that make false masks.
 
 Cost: each pass costs about (scale^2 x photo pixels) of network input. Passes over more than
@@ -45,6 +45,12 @@ class Strategy:
     gate_size: float = 40.0  # px: coarse cells predicting faces shorter than this are "small"
     gate_large: tuple[float, float] = (0.05, 0.3)  # score band of unsure large-face peaks that also gate
     gate_margin: int = 128  # fine-scale px added around the gated cells
+    # Whole-image passes shrunk by these factors (relative to the coarse pass), and mirrored copies of them when
+    # large_flip: masked, turned and printed faces the coarse pass scores too low often score higher there. They
+    # only add boxes at least large_size px tall (as the coarse pass sees them), count as it in votes, and only
+    # run when the coarse pass runs at full scale (photos up to coarse_max_pixels).
+    large_scales: tuple[float, ...] = ()
+    large_flip: bool = False
 
     def __post_init__(self) -> None:
         if not self.scales or any(not 0.05 <= s <= 4.0 for s in self.scales):
@@ -57,6 +63,8 @@ class Strategy:
             0.0 < self.gate_score < 1.0 and self.gate_size > 0 and self.gate_margin >= 0
         ):
             raise InvalidRequestError("strategy gate needs gate_score in (0, 1), gate_size > 0, gate_margin >= 0")
+        if any(not 0.1 <= s < 1.0 for s in self.large_scales):
+            raise InvalidRequestError("strategy large_scales must be in [0.1, 1)")
         if self.min_votes < 1 or not 0.0 < self.fusion_iou < 1.0:
             raise InvalidRequestError("strategy needs min_votes >= 1 and fusion_iou in (0, 1)")
 
@@ -86,7 +94,8 @@ class Strategy:
 
 # Picked by a sweep on ../shared/data (int8 model; scales, fusion IoU, thresholds, votes): README "Benchmarks".
 STRATEGIES: dict[str, Strategy] = {
-    # 1x for large faces plus 1.5x for small ones (3.25x the pixels of one pass).
+    # 1x, plus 1.5x where the 1x heatmap hints at small faces, plus 0.5x and its mirror image for large faces
+    # (at most 3.75x the pixels of one pass).
     "default": Strategy(
         "default",
         scales=(1.0, 1.5),
@@ -96,6 +105,8 @@ STRATEGIES: dict[str, Strategy] = {
         fusion_iou=0.6,
         large_threshold=0.1,
         gate_score=0.1,
+        large_scales=(0.5,),
+        large_flip=True,
     ),
     # One 1x pass; votes cannot apply, the large-face rule does.
     "fast": Strategy(
@@ -130,39 +141,59 @@ def fuse(candidates: FloatArray, iou_threshold: float) -> FloatArray:
         return np.empty((0, 6), dtype=np.float32)
     dets = candidates[np.argsort(-candidates[:, 4], kind="stable")].astype(np.float64)
     x1, y1, x2, y2, scores, passes = dets.T
+    boxes = dets[:, :4]
     areas = (x2 - x1) * (y2 - y1)
-    # Boxes that overlap at all have centres closer than half their summed widths: each step only looks at
-    # the candidates whose centre x lies in that window (sorted once), so crowds of thousands of candidates
-    # cost O(M * window) rather than O(M * N).
+    # IoU >= t needs an x-overlap of at least t * w_j, so w_j <= w_i / t and the centres lie within
+    # w_i * (1 + 1/t) / 2 of each other: each step only looks at the candidates whose centre x lies in that
+    # window (sorted once, every window found in one searchsorted), so crowds of thousands of candidates cost
+    # O(M * window) rather than O(M * N), however large the largest box. The tiny slack absorbs rounding.
     centre_x = (x1 + x2) / 2
     by_x = np.argsort(centre_x, kind="stable")
     sorted_cx = centre_x[by_x]
-    half_widest = float((x2 - x1).max()) / 2
+    reach = np.maximum(x2 - x1, 0) * (1 + 1 / iou_threshold) / 2 * (1 + 1e-9) + 1e-9
+    window_lo = np.searchsorted(sorted_cx, centre_x - reach, side="left")
+    window_hi = np.searchsorted(sorted_cx, centre_x + reach, side="right")
+    pass_bits = np.left_shift(1, passes.astype(np.int64))
     alive = np.ones(len(dets), dtype=bool)
-    fused = []
+    fused = np.empty((len(dets), 6), dtype=np.float64)
+    count = 0
     for best in range(len(dets)):
         if not alive[best]:
             continue
-        reach = (x2[best] - x1[best]) / 2 + half_widest
-        lo, hi = np.searchsorted(sorted_cx, [centre_x[best] - reach, centre_x[best] + reach], side="right")
-        near = by_x[lo:hi]
+        near = by_x[window_lo[best] : window_hi[best]]
         near = near[alive[near]]
-        w = np.clip(np.minimum(x2[best], x2[near]) - np.maximum(x1[best], x1[near]), 0, None)
-        h = np.clip(np.minimum(y2[best], y2[near]) - np.maximum(y1[best], y1[near]), 0, None)
-        inter = w * h
-        union = areas[best] + areas[near] - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        members = np.union1d(near[iou >= iou_threshold], [best])
+        if near.size > 1:
+            near_boxes = boxes[near]
+            width = np.minimum(x2[best], near_boxes[:, 2]) - np.maximum(x1[best], near_boxes[:, 0])
+            height = np.minimum(y2[best], near_boxes[:, 3]) - np.maximum(y1[best], near_boxes[:, 1])
+            inter = np.maximum(width, 0) * np.maximum(height, 0)
+            union = areas[best] + areas[near] - inter
+            members = near[(inter >= iou_threshold * union) & (union > 0)]
+        else:  # alone in its window: a cluster of one (most weak cells are)
+            members = near
+        if best not in members:  # a degenerate (zero-area) best box still forms its own cluster
+            members = np.append(members, best)
         alive[members] = False
-        weights = scores[members]
-        total = weights.sum()
-        box = (dets[members, :4] * weights[:, None]).sum(axis=0) / total if total > 0 else dets[best, :4]
-        fused.append((*box, scores[best], np.unique(passes[members]).size))
-    return np.asarray(fused, dtype=np.float32)
+        fused[count, 4] = scores[best]
+        if members.size == 1:
+            fused[count, :4] = boxes[best]
+            fused[count, 5] = 1
+        else:
+            weights = scores[members]
+            total = weights.sum()
+            fused[count, :4] = weights @ boxes[members] / total if total > 0 else boxes[best]
+            fused[count, 5] = int(np.bitwise_or.reduce(pass_bits[members])).bit_count()
+        count += 1
+    return fused[:count].astype(np.float32)
 
 
-def accept(fused: FloatArray, strategy: Strategy) -> FloatArray:
-    """The fused boxes [M, 6] a strategy keeps, as [K, 5] (x1, y1, x2, y2, score)."""
+def accept(fused: FloatArray, strategy: Strategy, *, coarse: float = 1.0) -> FloatArray:
+    """The fused boxes [M, 6] a strategy keeps, as [K, 5] (x1, y1, x2, y2, score).
+
+    coarse is the scale the coarse pass ran at: "large" means large_size px as that pass saw the face, since
+    what makes texture false alarms small is the network's view, not the photo's pixel count.
+    """
     keep = (fused[:, 4] >= strategy.threshold) | (fused[:, 5] >= strategy.min_votes)
-    keep |= (fused[:, 3] - fused[:, 1] >= strategy.large_size) & (fused[:, 4] >= strategy.large_threshold)
+    large = fused[:, 3] - fused[:, 1] >= strategy.large_size / coarse
+    keep |= large & (fused[:, 4] >= strategy.large_threshold)
     return np.ascontiguousarray(fused[keep, :5])

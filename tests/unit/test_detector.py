@@ -87,6 +87,14 @@ def test_accept_needs_score_or_votes(score: float, votes: int, kept: bool) -> No
     assert len(accept(fused, strategy)) == int(kept)
 
 
+@pytest.mark.parametrize(("coarse", "kept"), [(1.0, True), (0.5, False)])
+def test_the_large_face_rule_counts_pixels_at_the_coarse_scale(coarse: float, kept: bool) -> None:
+    """A weak 60 px box is "large" on a photo the coarse pass saw whole, not on one it shrank to half."""
+    strategy = STRATEGIES["default"]
+    fused = np.float32([[0, 0, 50, 60, strategy.large_threshold, 1]])
+    assert len(accept(fused, strategy, coarse=coarse)) == int(kept)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -95,6 +103,7 @@ def test_accept_needs_score_or_votes(score: float, votes: int, kept: bool) -> No
         {"threshold": 0.05},  # below the candidate threshold
         {"min_votes": 0},
         {"fusion_iou": 1.0},
+        {"large_scales": (1.5,)},
     ],
 )
 def test_strategy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
@@ -168,8 +177,9 @@ def _fuse_reference(candidates: FloatArray, iou_threshold: float) -> FloatArray:
     return np.asarray(out, dtype=np.float32).reshape(-1, 6)
 
 
+@pytest.mark.parametrize("iou_threshold", [0.3, 0.5, 0.8])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_windowed_fusion_matches_the_quadratic_reference(seed: int) -> None:
+def test_windowed_fusion_matches_the_quadratic_reference(seed: int, iou_threshold: float) -> None:
     rng = np.random.default_rng(seed)
     n = 400
     centres = rng.uniform(0, 500, (n, 2))
@@ -177,7 +187,8 @@ def test_windowed_fusion_matches_the_quadratic_reference(seed: int) -> None:
     candidates = np.concatenate(
         [centres - sizes / 2, centres + sizes / 2, rng.uniform(0.1, 1, (n, 1)), rng.integers(0, 3, (n, 1))], axis=1
     ).astype(np.float32)
-    np.testing.assert_allclose(fuse(candidates, 0.5), _fuse_reference(candidates, 0.5), rtol=1e-5, atol=1e-4)
+    expected = _fuse_reference(candidates, iou_threshold)
+    np.testing.assert_allclose(fuse(candidates, iou_threshold), expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (31, 33), (64, 64), (1, 20000)])
@@ -211,6 +222,7 @@ class FakeSession:
     blobs: list[tuple[int, ...]] = field(default_factory=list)
     score: float = 0.9
     face_px: tuple[int, int] = (40, 32)  # height, width of the face in network-input pixels
+    column: float = 0.5  # where across the network input the face's centre cell lies
 
     def get_inputs(self) -> list[SimpleNamespace]:
         return [SimpleNamespace(name="input")]
@@ -223,7 +235,7 @@ class FakeSession:
         self.blobs.append(blob.shape)
         h, w = blob.shape[2] // STRIDE, blob.shape[3] // STRIDE
         heatmap, scale, offset = _heads(h, w)
-        heatmap[0, 0, h // 2, w // 2] = self.score
+        heatmap[0, 0, h // 2, int(w * self.column)] = self.score
         scale[0, 0], scale[0, 1] = np.log(self.face_px[0] / STRIDE), np.log(self.face_px[1] / STRIDE)
         return [heatmap, scale, offset]
 
@@ -270,16 +282,19 @@ def test_big_photo_runs_fine_passes_in_bounded_tiles() -> None:
     assert all(t[2] <= side and t[3] <= side for t in tiles)
 
 
+GATE_ONLY = replace(STRATEGIES["default"], large_scales=())  # the default without its large-face passes
+
+
 def test_gate_skips_the_fine_pass_when_the_coarse_pass_sees_no_small_face() -> None:
     session = FakeSession(face_px=(80, 64))  # one large, sure face: nothing for an upscaled pass to find
-    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    detector = CenterFaceDetector.from_session(session, detection=GATE_ONLY)  # type: ignore[arg-type]
     assert len(detector.detect(np.zeros((600, 800, 3), np.uint8))) == 1
     assert len(session.blobs) == 1
 
 
 def test_gate_runs_the_fine_pass_only_around_small_faces() -> None:
     session = FakeSession(face_px=(16, 12))  # a small face at the centre of the photo
-    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    detector = CenterFaceDetector.from_session(session, detection=GATE_ONLY)  # type: ignore[arg-type]
     detector.detect(np.zeros((600, 800, 3), np.uint8))
     coarse, fine = session.blobs
     scale, margin = STRATEGIES["default"].scales[1], STRATEGIES["default"].gate_margin
@@ -288,6 +303,34 @@ def test_gate_runs_the_fine_pass_only_around_small_faces() -> None:
     assert fine[2] <= 2 * margin + 2 * ALIGN
     assert fine[3] <= 2 * margin + 2 * ALIGN
     assert fine[2] * fine[3] < 0.2 * (600 * scale) * (800 * scale)
+
+
+def test_large_passes_run_at_half_scale_and_mirrored_and_map_back_to_the_photo() -> None:
+    session = FakeSession(face_px=(40, 32), column=0.25)  # 40 px at 0.5x: an 80 px face in the photo
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    found = detector._large_passes(np.zeros((600, 800, 3), np.uint8), 1.0, STRATEGIES["default"])
+    assert session.blobs == [(1, 3, 320, 416)] * 2  # 300 x 400, padded to multiples of 32
+    # The face sits a quarter across the padded 416 px input: cell 26, centre (26 + 0.5) * 4 = 106 px, i.e.
+    # 212 px in the photo; the mirrored view puts the same cell at 800 - 212 px.
+    centres = sorted(float(x1 + x2) / 2 for x1, _, x2, *_ in found)
+    assert centres == pytest.approx([212, 588], abs=0.5)
+    assert found[:, 3] - found[:, 1] == pytest.approx([80, 80])
+
+
+@pytest.mark.parametrize(("size", "runs"), [((600, 800), 3), ((2100, 2100), 1)])
+def test_large_passes_run_only_on_photos_the_coarse_pass_sees_unshrunk(size: tuple[int, int], runs: int) -> None:
+    session = FakeSession(face_px=(80, 64))  # one sure large face: no fine pass
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    detector.detect(np.zeros((*size, 3), np.uint8))
+    assert len(session.blobs) == runs  # 4.4 MP is above the 4 MP coarse cap: coarse pass only
+
+
+def test_large_passes_add_no_small_boxes() -> None:
+    session = FakeSession(face_px=(16, 12))  # 32 px in the photo: below large_size
+    detector = CenterFaceDetector.from_session(session)  # type: ignore[arg-type]
+    found = detector._large_passes(np.zeros((600, 800, 3), np.uint8), 1.0, STRATEGIES["default"])
+    assert len(session.blobs) == 2
+    assert found.shape == (0, 5)
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.0, -1.0])

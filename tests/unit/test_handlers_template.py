@@ -48,6 +48,7 @@ def test_template_sets_exactly_the_settings_env_vars() -> None:
         ("MaxPixels", "max_pixels"),
         ("MaxBytes", "max_bytes"),
         ("JpegQuality", "jpeg_quality"),
+        ("PngCompressLevel", "png_compress_level"),
     ],
 )
 def test_parameter_defaults_are_the_product_defaults(parameter: str, field: str) -> None:

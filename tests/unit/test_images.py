@@ -97,6 +97,17 @@ def test_each_format_and_mode_round_trips(fmt: str, mode: str, output_mode: str)
     assert np.abs(pixels[:, :, 3] - original[:, :, 3]).max() <= (2 if fmt in LOSSY_TOLERANCE else 0)
 
 
+def test_png_compress_level_trades_bytes_not_pixels() -> None:
+    rng = np.random.default_rng(0)
+    noisy = np.clip(gradient(256, 192).astype(np.int16) + rng.integers(-6, 7, (192, 256, 3)), 0, 255)
+    decoded = decode(to_bytes(Image.fromarray(noisy.astype(np.uint8)), "PNG"), **LIMITS)
+    fastest, smallest = (encode(decoded, png_compress_level=level) for level in (1, 9))
+    assert len(smallest) < len(fastest)
+    for data in (fastest, smallest):
+        with Image.open(io.BytesIO(data)) as result:
+            np.testing.assert_array_equal(np.asarray(result), decoded.frames[0])
+
+
 def test_cmyk_jpeg_becomes_rgb_and_drops_its_cmyk_profile() -> None:
     cmyk_profile = bytes(16) + b"CMYK" + bytes(108)  # only the colour-space field matters here
     data = to_bytes(Image.fromarray(gradient(32, 32)).convert("CMYK"), "JPEG", icc_profile=cmyk_profile)

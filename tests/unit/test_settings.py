@@ -22,6 +22,7 @@ def test_from_env_reads_every_documented_variable() -> None:
         "FACEANON_MAX_PIXELS": "1000",
         "FACEANON_MAX_BYTES": "2000",
         "FACEANON_JPEG_QUALITY": "80",
+        "FACEANON_PNG_COMPRESS_LEVEL": "9",
         "FACEANON_THREADS": "2",
         "FACEANON_MODEL_PATH": "/opt/model.onnx",
     }
@@ -30,6 +31,7 @@ def test_from_env_reads_every_documented_variable() -> None:
     assert (settings.method, settings.shape, settings.fill) == ("blur", "box", "#ffffff")
     assert (settings.mask_scale, settings.threshold, settings.detection) == (1.5, 0.3, "fast")
     assert (settings.max_pixels, settings.max_bytes, settings.jpeg_quality) == (1000, 2000, 80)
+    assert settings.png_compress_level == 9
     assert (settings.intra_op_threads, settings.model_path) == (2, "/opt/model.onnx")
 
 
@@ -50,6 +52,8 @@ def test_empty_env_values_keep_defaults() -> None:
         ({"threshold": "0.5"}, "threshold"),
         ({"max_pixels": 0}, "max_pixels"),
         ({"jpeg_quality": 101}, "jpeg_quality"),
+        ({"png_compress_level": 10}, "png_compress_level"),
+        ({"png_compress_level": -1}, "png_compress_level"),
         ({"detection": "slow"}, "detection"),
     ],
 )
