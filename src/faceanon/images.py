@@ -97,7 +97,8 @@ _GREY_MODES: Final = frozenset({"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I
 _ALPHA_MODES: Final = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 
 # What Pillow's plugins raise on malformed input (fuzzing finds all of these); none of them is ours.
-_DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
+# What Pillow raises on malformed files (TypeError: a TIFF page without dimensions, found by the fuzzer).
+_DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
 
 # EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
 _ORIENTATION: Final[dict[int, Image.Transpose]] = {

@@ -186,11 +186,28 @@ def tiff_huge() -> bytes:
         (277, 3, 1, 1),  # SamplesPerPixel
         (278, 4, 1, 100000),  # RowsPerStrip
     ]
-    ifd = struct.pack("<H", len(entries))
+    return b"II*\0" + struct.pack("<I", 8) + _ifd(entries, next_ifd=0) + b"\0" * 8
+
+
+def tiff_page_without_size() -> bytes:
+    """A valid 1 x 1 TIFF page followed by a second page with no width or height (found by the fuzzer)."""
+    first = [(256, 4, 1, 1), (257, 4, 1, 1), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1), (277, 3, 1, 1)]
+    first_size = 2 + 12 * (len(first) + 2) + 4  # + StripOffsets and StripByteCounts
+    strip_at = 8 + first_size
+    second_at = strip_at + 2
+    first += [(273, 4, 1, strip_at), (279, 4, 1, 1)]
+    second = [(258, 3, 1, 8), (262, 3, 1, 1)]
+    return (
+        b"II*\0" + struct.pack("<I", 8) + _ifd(sorted(first), next_ifd=second_at) + b"\x80\0" + _ifd(second, next_ifd=0)
+    )
+
+
+def _ifd(entries: list[tuple[int, int, int, int]], *, next_ifd: int) -> bytes:
+    data = struct.pack("<H", len(entries))
     for tag, kind, count, value in entries:
         packed = struct.pack("<H", value) + b"\0\0" if kind == 3 else struct.pack("<I", value)
-        ifd += struct.pack("<HHI", tag, kind, count) + packed
-    return b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"\0" * 8
+        data += struct.pack("<HHI", tag, kind, count) + packed
+    return data + struct.pack("<I", next_ifd)
 
 
 def bmp_huge() -> bytes:
@@ -303,6 +320,7 @@ def image_cases() -> tuple[ImageCase, ...]:
         _case("jpeg_header_65000x65000", _jpeg_with_size(jpeg, 65000, 65000), TOO_MANY_PIXELS),
         _case("tiff_header_100000x100000", tiff_huge(), TOO_MANY_PIXELS, content_type="image/tiff"),
         _case("bmp_header_60000x60000", bmp_huge(), TOO_MANY_PIXELS, UNSUPPORTED, content_type="image/bmp"),
+        _case("tiff_page_without_size", tiff_page_without_size(), UNSUPPORTED, content_type="image/tiff"),
         _case("gif_1001_frames", _animated_gif(1001, size=2), TOO_MANY_PIXELS, content_type="image/gif"),
         # Odd but valid images.
         _case("png_1x1", _save(_rgb(1, 1), "PNG"), OK, content_type="image/png"),
