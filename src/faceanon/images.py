@@ -326,7 +326,9 @@ def encode(
     buffer = io.BytesIO()
     try:
         pictures[0].save(buffer, format=image.format, **options)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, OverflowError) as exc:
+        # OverflowError: Pillow's GIF/APNG writers merge identical frames by adding their 16-bit delays (found
+        # by the fuzzer); fail closed rather than write fewer or shorter frames than were read.
         raise UnsupportedImageError(f"cannot write the result as {image.format}") from exc
     return buffer.getvalue()
 

@@ -252,6 +252,15 @@ def _animated_gif(frames: int, size: int = 8) -> bytes:
     return _save(pictures[0], "GIF", save_all=True, append_images=pictures[1:], duration=20, loop=0)
 
 
+def gif_identical_frames_longest_delay() -> bytes:
+    """Two identical frames of the longest GIF delay (655.35 s): writing them merged overflows the delay field."""
+    single = _save(Image.new("P", (2, 2), 1), "GIF")
+    start = single.index(b"\x2c")  # image descriptor (Pillow writes no extension for a still 2 x 2 picture)
+    header, picture = single[:start], single[start:-1]
+    delay = b"\x21\xf9\x04\x00" + struct.pack("<H", 65535) + b"\x00\x00"
+    return header + (delay + picture) * 2 + b"\x3b"
+
+
 def _zip_archive() -> bytes:
     import zipfile
 
@@ -321,6 +330,12 @@ def image_cases() -> tuple[ImageCase, ...]:
         _case("tiff_header_100000x100000", tiff_huge(), TOO_MANY_PIXELS, content_type="image/tiff"),
         _case("bmp_header_60000x60000", bmp_huge(), TOO_MANY_PIXELS, UNSUPPORTED, content_type="image/bmp"),
         _case("tiff_page_without_size", tiff_page_without_size(), UNSUPPORTED, content_type="image/tiff"),
+        _case(
+            "gif_frames_merge_past_max_delay",
+            gif_identical_frames_longest_delay(),
+            UNSUPPORTED,
+            content_type="image/gif",
+        ),
         _case("gif_1001_frames", _animated_gif(1001, size=2), TOO_MANY_PIXELS, content_type="image/gif"),
         # Odd but valid images.
         _case("png_1x1", _save(_rgb(1, 1), "PNG"), OK, content_type="image/png"),
