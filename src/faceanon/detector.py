@@ -177,11 +177,11 @@ class CenterFaceDetector:
         dets[:, [1, 3]] *= image.shape[0] / resized.shape[0]
         return dets, heatmap, box_scale, resized.shape[:2]
 
-    def _candidates(self, resized: RGBImage, strategy: Strategy, *, tiled: bool) -> FloatArray:
+    def _tiled_candidates(self, resized: RGBImage, strategy: Strategy) -> FloatArray:
         """Candidates over a network-input image, in its pixels; tiles bound memory on large inputs."""
         height, width = resized.shape[:2]
         side = max(ALIGN, int(strategy.tile_pixels**0.5) // ALIGN * ALIGN)
-        if not tiled or height * width <= strategy.tile_pixels or (height <= side and width <= side):
+        if height * width <= strategy.tile_pixels or (height <= side and width <= side):
             heatmap, box_scale, offset = self._run(to_blob(resized))
             return decode(heatmap, box_scale, offset, threshold=strategy.candidate_threshold)
         parts = []
@@ -198,18 +198,17 @@ class CenterFaceDetector:
         return np.concatenate(parts)
 
     def _coarse_pass(
-        self, image: RGBImage, scale: float, strategy: Strategy
+        self, image: RGBImage, scale: float, gate_at: float | None, strategy: Strategy
     ) -> tuple[FloatArray, tuple[int, int, int, int] | None]:
-        """The whole-image pass: candidates in image pixels, and the region (y0, y1, x0, x1 at the first fine
-        scale) where the fine passes are needed, None for the whole image."""
+        """The whole-image pass: candidates in image pixels, and, when gate_at (the first fine scale) is given,
+        the gated region (y0, y1, x0, x1 at that scale) where the fine passes are needed; None otherwise."""
         dets, heatmap, box_scale, network_shape = self._whole_pass(image, scale, strategy.candidate_threshold)
-        region = None
-        fine = strategy.pass_scales(*image.shape[:2])[1:]
-        if strategy.gate_score is not None and fine:
-            region = fine_region(
-                heatmap, box_scale, network_shape, image.shape[:2], scale, fine[0], strategy, strategy.gate_score
-            )
-        return dets, region
+        if gate_at is None or strategy.gate_score is None:
+            return dets, None
+        shape = image.shape[:2]
+        return dets, fine_region(
+            heatmap, box_scale, network_shape, shape, scale, gate_at, strategy, strategy.gate_score
+        )
 
     def _fine_pass(
         self, image: RGBImage, scale: float, strategy: Strategy, region: tuple[int, int, int, int] | None
@@ -219,7 +218,7 @@ class CenterFaceDetector:
         y0, y1, x0, x1 = region if region is not None else (0, resized.shape[0], 0, resized.shape[1])
         if y1 <= y0 or x1 <= x0:
             return np.empty((0, 5), dtype=np.float32)
-        dets = self._candidates(resized[y0:y1, x0:x1], strategy, tiled=True)
+        dets = self._tiled_candidates(resized[y0:y1, x0:x1], strategy)
         dets[:, [0, 2]] = (dets[:, [0, 2]] + x0) * (image.shape[1] / resized.shape[1])
         dets[:, [1, 3]] = (dets[:, [1, 3]] + y0) * (image.shape[0] / resized.shape[0])
         return dets
@@ -244,10 +243,11 @@ class CenterFaceDetector:
         if height == 0 or width == 0:
             return np.empty((0, 5), dtype=np.float32)
         coarse, *fine = strategy.pass_scales(height, width)
-        dets, region = self._coarse_pass(image, coarse, strategy)
+        gated = strategy.gate_score is not None and bool(fine)
+        dets, region = self._coarse_pass(image, coarse, fine[0] if gated else None, strategy)
         parts = [_with_pass_id(dets, 0)]
         # The gate only says where faces too small for the coarse pass may be: no such cell, no fine pass.
-        gated_out = strategy.gate_score is not None and region is None
+        gated_out = gated and region is None
         for index, scale in enumerate(() if gated_out else fine, start=1):
             parts.append(
                 _with_pass_id(self._fine_pass(image, scale, strategy, _rescale(region, fine[0], scale)), index)

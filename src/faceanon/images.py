@@ -96,8 +96,8 @@ _TIFF_COMPRESSIONS: Final = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", 
 _GREY_MODES: Final = frozenset({"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES: Final = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 
-# What Pillow's plugins raise on malformed input (fuzzing finds all of these); none of them is ours.
-# What Pillow raises on malformed files (TypeError: a TIFF page without dimensions, found by the fuzzer).
+# What Pillow's plugins raise on malformed input (fuzzing found all of these, TypeError from a TIFF page
+# without dimensions); none of them is ours.
 _DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
 
 # EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
