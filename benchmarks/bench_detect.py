@@ -1,4 +1,4 @@
-"""Detector benchmark: recall per face-height bin, false detections on face-free images, ms/photo.
+"""Detector benchmark: one-to-one recall per face-height bin, duplicates, AP, false masks, ms/photo.
 
 Every configuration sees the same photos in the same run (interleaved per photo, one thread each):
 
@@ -6,8 +6,9 @@ Every configuration sees the same photos in the same run (interleaved per photo,
     .venv/bin/python benchmarks/bench_detect.py --limit 40 --json out.json
     .venv/bin/python benchmarks/bench_detect.py --configs default,deface --big --no-e2e
     .venv/bin/python benchmarks/bench_detect.py --frontier      # recall vs time of operating points around ours
+    .venv/bin/python benchmarks/bench_detect.py --configs default,fast,deface --goals   # issue goals: PASS/FAIL
 
-Configs: ``default`` and ``fast`` (faceanon's two detection strategies on the int8 model), ``fp32`` (the
+Configs: ``default``, ``fast`` and ``thorough`` (faceanon's detection strategies on the int8 model), ``fp32`` (the
 default strategy on the fp32 model), ``int8-1x`` / ``fp32-1x`` (one full-resolution pass, NMS 0.3 -- the
 model build's int8-vs-fp32 comparison), ``deface`` (deface 1.5.0's detector as deface runs it by default:
 full resolution stretched to a multiple of 32, threshold 0.2, NMS 0.3, on a one-thread session like ours),
@@ -15,8 +16,19 @@ and variants of the default strategy (VARIANTS below).
 
 Datasets are laid out like ../shared/data: ``annotations.json`` + ``images/``; a folder of bare images is a
 face-free set. ``skimage_face_free`` (scikit-image's 23 face-free sample photos, a superset of
-../shared/data/negatives) is added when scikit-image is installed. Recall is WIDER's rule (IoU >= 0.5) from
-faceanon.evaluation. "det ms" times detection only (decoded RGB in, boxes out). "e2e ms" times file bytes in ->
+../shared/data/negatives) is added when scikit-image is installed, and ``faceanon.face_free``'s held-out
+face-free set when that module provides one (all_datasets).
+
+Scoring is faceanon.evaluation's one-to-one matching (the WIDER FACE protocol): detections by score, each takes
+the unmatched face it overlaps most with IoU >= 0.5; a further box on a taken face is a duplicate (a false
+positive). Per dataset and config: recall per height bin, "dup/face" duplicates per matched face, "box/face"
+every box on labelled photos per labelled face (1.0 = one box per face and no false one), "FP/photo" false
+positives (duplicates included) per labelled photo, "AP" WIDER-style average precision over all non-ignored
+faces (the Kaggle set leaves some background faces unboxed, so its FP and AP are pessimistic), "false/neg"
+false masks per face-free photo. --goals adds the issue's goals per dataset with PASS/FAIL (goal_rows below; the
+recall goals compare with deface one-to-one in the same run, so run deface too).
+
+"det ms" times detection only (decoded RGB in, boxes out). "e2e ms" times file bytes in ->
 decode -> detect -> mask -> encode -> bytes out: faceanon.service.anonymise with the product defaults, and
 deface's own image path (imageio decode, its detector, its default elliptical blur at mask scale 1.3, imageio
 encode). "cov" is face-pixel coverage: the share of labelled faces with >= 90% of their inscribed-ellipse pixels
@@ -27,6 +39,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -80,6 +93,7 @@ class Config:
     note: str = ""
     e2e: EndToEnd | None = None
     changed: Changed | None = None
+    key: str = ""  # its --configs name (build_configs sets it)
 
 
 @dataclass
@@ -99,29 +113,43 @@ class Result:
 
 
 # Operating points between and around the two product strategies, for the recall-vs-time frontier.
-VARIANTS: dict[str, tuple[Strategy, str]] = {
-    "fast+large": (
-        replace(STRATEGIES["fast"], large_scales=(0.5,), large_flip=True),
-        "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
-    ),
-    "default-large": (
-        replace(STRATEGIES["default"], large_scales=()),
-        "default without its large-face passes (1x + gated 1.5x)",
-    ),
-    "default-ungated": (
-        replace(STRATEGIES["default"], gate_score=None),
-        "default with the 1.5x pass over the whole photo",
-    ),
-    "default-lt10": (
-        replace(STRATEGIES["default"], large_threshold=0.1),
-        "default with the large-face rule at score 0.1 (its value before the 23-photo face-free check)",
-    ),
-    "default+2x": (
-        replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
-        "default plus a gated 2x pass",
-    ),
-}
-FRONTIER = "fast,fast+large,default-large,default,default-ungated,default+2x,deface"
+def _variants() -> dict[str, tuple[Strategy, str]]:
+    return {
+        "fast+large": (
+            replace(STRATEGIES["fast"], large_scales=(0.5,), large_flip=True),
+            "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
+        ),
+        "default-large": (
+            replace(STRATEGIES["default"], large_scales=()),
+            "default without its large-face passes (1x + gated 1.5x)",
+        ),
+        "default-ungated": (
+            replace(STRATEGIES["default"], gate_score=None),
+            "default with the 1.5x pass over the whole photo",
+        ),
+        "default-t30": (
+            STRATEGIES["default"].with_threshold(0.3),
+            "default at threshold 0.3 (fewer false masks, fewer small faces)",
+        ),
+        "default-t20": (
+            STRATEGIES["default"].with_threshold(0.2),
+            "default at threshold 0.2 (more small faces, more false masks)",
+        ),
+        "default+2x": (
+            replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
+            "default plus a gated 2x pass",
+        ),
+    }
+
+
+# Built guarded: when a Strategy field these variants set is renamed, only the variants are unavailable.
+VARIANTS_ERROR = ""
+try:
+    VARIANTS = _variants()
+except (TypeError, ValueError, KeyError) as error:
+    VARIANTS = {}
+    VARIANTS_ERROR = f"benchmark VARIANTS do not match faceanon.strategy.Strategy ({error})"
+FRONTIER = "fast,fast+large,default-large,default-t30,default,default-t20,default-ungated,thorough,default+2x,deface"
 
 
 class _PinnedStrategy:
@@ -229,6 +257,7 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
     makers: dict[str, Callable[[], Config]] = {
         "default": lambda: faceanon_config("faceanon default", int8, threads, "default", int8_note),
         "fast": lambda: faceanon_config("faceanon fast", int8, threads, "fast", int8_note),
+        "thorough": lambda: faceanon_config("faceanon thorough", int8, threads, "thorough", int8_note),
         "fp32": lambda: faceanon_config("faceanon default fp32", FP32_MODEL, threads, "default"),
         "int8-1x": lambda: single_pass_config("int8 1x pass", int8, threads),
         "fp32-1x": lambda: single_pass_config("fp32 1x pass", FP32_MODEL, threads),
@@ -238,8 +267,33 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
         makers[variant] = lambda s=strategy, v=variant, n=note: faceanon_config(f"faceanon {v}", int8, threads, s, n)
     unknown = set(names) - makers.keys()
     if unknown:
-        raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}")
-    return [makers[name]() for name in names]
+        hint = f" ({VARIANTS_ERROR})" if VARIANTS_ERROR else ""
+        raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}{hint}")
+    configs = []
+    for name in names:
+        config = makers[name]()
+        config.key = name
+        configs.append(config)
+    return configs
+
+
+def held_out_face_free() -> Dataset | None:
+    """faceanon.face_free's held-out face-free set (photos the thresholds were not tuned on), when it exists."""
+    try:
+        from faceanon import face_free
+    except ImportError:
+        return None
+    getter = getattr(face_free, "held_out_face_free", None)
+    return getter() if getter is not None else None
+
+
+def all_datasets(root: Path) -> list[Dataset]:
+    """The datasets under root, then scikit-image's face-free photos and the held-out face-free set if present."""
+    datasets = find_datasets(root)
+    for extra in (skimage_face_free(), held_out_face_free()):
+        if extra is not None and extra.name not in {d.name for d in datasets}:
+            datasets.append(extra)
+    return datasets
 
 
 def run(datasets: list[Dataset], configs: list[Config], limit: int | None, e2e: bool) -> dict[str, dict[str, Result]]:
@@ -280,6 +334,18 @@ def summarise(result: Result) -> dict[str, Any]:
         "recall": {name: tally.recall(name) for name, _, _ in HEIGHT_BINS},
         "faces": dict(tally.total),
         "found": dict(tally.found),
+        "matched": tally.matched,
+        "duplicates": tally.duplicates,
+        "duplicates_by_bin": dict(tally.duplicates_by_bin),
+        "duplicates_per_matched_face": tally.duplicates_per_matched_face,
+        "boxes": tally.boxes_on_labelled,
+        "boxes_per_face": tally.boxes_per_face,
+        "false_on_labelled": tally.false_on_labelled,
+        "false_per_labelled_image": tally.false_per_labelled_image,
+        "ignored_detections": tally.ignored_detections,
+        "ap": tally.average_precision(),
+        "negative_images": tally.negative_images,
+        "false_on_negatives": tally.false_detections_on_negatives,
         "false_per_negative_image": tally.false_per_negative_image,
         "photos": len(result.ms),
         "ms_p50": percentile(result.ms, 50),
@@ -304,13 +370,23 @@ def print_table(summary: dict[str, dict[str, dict[str, Any]]]) -> None:
         first = next(iter(by_config.values()))
         counts = " ".join(f"{b}:{first['faces'][b]}" for b in bins)
         print(f"\n{dataset}  ({first['photos']} photos; faces per bin {counts})")
+        quality = "".join(f"{h:>10}" for h in ("dup/face", "box/face", "FP/photo", "AP", "false/neg"))
         timing = "".join(f"{h:>9}" for h in ("det p50", "det p95", "e2e p50", "e2e p95"))
-        print(f"  {'recall':<22}" + "".join(f"{b:>7}" for b in bins) + f"{'false/neg':>10}{timing}")
+        print(f"  {'one-to-one recall':<22}" + "".join(f"{b:>7}" for b in bins) + quality + timing)
         for name, row in by_config.items():
             recalls = "".join(f"{_fmt(row['recall'][b], '.3f'):>7}" for b in bins)
-            false = _fmt(row["false_per_negative_image"], ".2f")
+            figures = "".join(
+                f"{_fmt(row[k], spec):>10}"
+                for k, spec in (
+                    ("duplicates_per_matched_face", ".3f"),
+                    ("boxes_per_face", ".2f"),
+                    ("false_per_labelled_image", ".2f"),
+                    ("ap", ".3f"),
+                    ("false_per_negative_image", ".2f"),
+                )
+            )
             ms = "".join(f"{_fmt_ms(row[k]):>9}" for k in ("ms_p50", "ms_p95", "e2e_ms_p50", "e2e_ms_p95"))
-            print(f"  {name:<22}{recalls}{false:>10}{ms}")
+            print(f"  {name:<22}{recalls}{figures}{ms}")
         if any(v is not None for row in by_config.values() for v in row["coverage"].values()):
             print(f"  {'coverage >= 90%':<22}" + "".join(f"{b:>7}" for b in bins))
             for name, row in by_config.items():
@@ -320,6 +396,136 @@ def print_table(summary: dict[str, dict[str, dict[str, Any]]]) -> None:
 
 def _fmt_ms(value: float) -> str:
     return "-" if value != value else f"{value:.1f}"  # NaN: not measured
+
+
+# --- the issue's goals ----------------------------------------------------------------------------------------
+GOAL_BINS = tuple(name for name, low, _ in HEIGHT_BINS if low >= 10)  # the goals cover faces of 10 px and more
+PRODUCT = ("default", "fast")  # the configs the goals are about
+MAX_DUPLICATES_PER_MATCHED = 0.02  # deface: 0.02-0.04
+MAX_KAGGLE_BOXES_VS_DEFACE = 1.1  # boxes per labelled face, at most this times deface's in the same run
+MAX_FALSE_PER_FACE_FREE = {"skimage_face_free": 0.3}  # the 23 photos the thresholds were tuned on ...
+MAX_FALSE_PER_HELD_OUT = 0.5  # ... and every other face-free set
+MIN_COVERED = {"20-40": 0.97, "40-80": 0.995, ">=80": 0.995}  # share of faces with >= 90% of the ellipse masked
+
+
+def default_recall_needed(deface_recall: float, faces: int) -> int:
+    """Faces the default must find: one-to-one recall >= 1 - (1 - deface's) / 2, in whole faces."""
+    return math.ceil((1 - (1 - deface_recall) / 2) * faces - 1e-9)
+
+
+def goal_rows(summary: dict[str, dict[str, dict[str, Any]]], keys: dict[str, str]) -> list[dict[str, Any]]:
+    """Per dataset, every goal of the issue that the run can judge: measured value, target and verdict.
+
+    summary: dataset -> config name -> summarise(); keys: --configs name (default, fast, deface) -> config name.
+    A goal needing a config that did not run (deface for the relative ones) is reported as not judged.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(dataset: str, config: str, goal: str, measured: str, target: str, passed: bool | None) -> None:
+        verdict = "-" if passed is None else ("PASS" if passed else "FAIL")
+        rows.append(
+            {
+                "dataset": dataset,
+                "config": config,
+                "goal": goal,
+                "measured": measured,
+                "target": target,
+                "verdict": verdict,
+            }
+        )
+
+    for dataset, by_name in summary.items():
+        by_key = {key: by_name[name] for key, name in keys.items() if name in by_name}
+        deface = by_key.get("deface")
+        negative = all(sum(row["faces"].values()) == 0 for row in by_name.values()) and any(
+            row["negative_images"] for row in by_name.values()
+        )
+        for key in PRODUCT:
+            row = by_key.get(key)
+            if row is None:
+                continue
+            if negative:
+                limit = MAX_FALSE_PER_FACE_FREE.get(dataset, MAX_FALSE_PER_HELD_OUT)
+                rate = row["false_per_negative_image"]
+                add(
+                    dataset,
+                    key,
+                    "false masks per face-free photo",
+                    _fmt(rate, ".2f"),
+                    f"<= {limit}",
+                    None if rate is None else rate <= limit,
+                )
+                continue
+            dups = row["duplicates_per_matched_face"]
+            add(
+                dataset,
+                key,
+                "duplicates per matched face",
+                _fmt(dups, ".3f"),
+                f"<= {MAX_DUPLICATES_PER_MATCHED}",
+                None if dups is None else dups <= MAX_DUPLICATES_PER_MATCHED,
+            )
+            if "kaggle" in dataset:
+                mine, theirs = row["boxes_per_face"], deface["boxes_per_face"] if deface else None
+                limit_text = "-" if theirs is None else f"<= {MAX_KAGGLE_BOXES_VS_DEFACE * theirs:.2f}"
+                passed = None if mine is None or theirs is None else mine <= MAX_KAGGLE_BOXES_VS_DEFACE * theirs
+                add(
+                    dataset,
+                    key,
+                    "boxes per labelled face vs deface",
+                    _fmt(mine, ".2f"),
+                    f"{limit_text} (1.1x deface {_fmt(theirs, '.2f')})",
+                    passed,
+                )
+            for name in GOAL_BINS:
+                faces = row["faces"][name]
+                if not faces:
+                    continue
+                found = row["found"][name]
+                if deface is None:
+                    add(dataset, key, f"recall {name} px vs deface", f"{found}/{faces}", "needs deface", None)
+                    continue
+                if key == "default":
+                    needed = default_recall_needed(deface["recall"][name], faces)
+                    target = f">= {needed} (deface {deface['found'][name]}, misses halved)"
+                else:
+                    needed = deface["found"][name]
+                    target = f">= {needed} (deface)"
+                add(
+                    dataset,
+                    key,
+                    f"recall {name} px vs deface",
+                    f"{found}/{faces} {found / faces:.3f}",
+                    target,
+                    found >= needed,
+                )
+            for name, share in MIN_COVERED.items():
+                covered = row["coverage"][name]
+                if covered is None:
+                    continue
+                add(dataset, key, f"coverage >= 90% {name} px", f"{covered:.3f}", f">= {share}", covered >= share)
+            if all(row["coverage"][name] is None for name in MIN_COVERED) and row["faces"]:
+                add(
+                    dataset,
+                    key,
+                    "coverage >= 90%",
+                    "not measured",
+                    "20-40 >= .97, >= 40 px >= .995 (no --no-e2e)",
+                    None,
+                )
+    return rows
+
+
+def print_goals(rows: list[dict[str, Any]]) -> None:
+    print("\nGoals (issue: honest one-to-one evaluation; recall goals against deface one-to-one in this run)")
+    print(f"  {'dataset':<28}{'config':<9}{'goal':<36}{'measured':<22}{'target':<48}verdict")
+    for row in rows:
+        print(
+            f"  {row['dataset']:<28}{row['config']:<9}{row['goal']:<36}{row['measured']:<22}{row['target']:<48}"
+            f"{row['verdict']}"
+        )
+    verdicts = [row["verdict"] for row in rows]
+    print(f"  {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, {verdicts.count('-')} not judged")
 
 
 def big_case(config_name: str, threads: int, image_path: Path, repeats: int) -> dict[str, Any]:
@@ -400,7 +606,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--frontier", action="store_true", help=f"shorthand for --configs {FRONTIER}")
     parser.add_argument("--no-e2e", action="store_true", help="skip end-to-end timing and face-pixel coverage")
+    parser.add_argument("--goals", action="store_true", help="add the issue's goals per dataset with PASS/FAIL")
     parser.add_argument("--limit", type=int, default=None, help="at most this many photos per dataset")
+    parser.add_argument(
+        "--split",
+        choices=("dev", "test"),
+        default=None,
+        help="only one fixed half of each labelled set (faceanon.evaluation.split_of; default: all photos)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every config")
     parser.add_argument("--json", type=Path, default=None, help="also save the figures here")
     parser.add_argument("--big", action="store_true", help="add the 12 MP latency / peak memory case")
@@ -419,15 +632,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"no datasets at {args.data} (use --data)", file=sys.stderr)
         return 2
-    datasets = find_datasets(args.data)
-    extra_negatives = skimage_face_free()
-    if extra_negatives is not None:
-        datasets.append(extra_negatives)
+    datasets = all_datasets(args.data)
     if args.datasets:
         wanted = set(args.datasets.split(","))
         datasets = [d for d in datasets if d.name in wanted]
+    if args.split:
+        datasets = [d.part(args.split) for d in datasets]
     configs = build_configs(names, args.threads)
-    print(f"threads={args.threads} limit={args.limit} data={args.data}", file=sys.stderr)
+    print(f"threads={args.threads} limit={args.limit} split={args.split} data={args.data}", file=sys.stderr)
     for config in configs:
         if config.note:
             print(f"NOTE {config.name}: {config.note}")
@@ -437,9 +649,14 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "threads": args.threads,
         "limit": args.limit,
+        "split": args.split,
         "notes": {c.name: c.note for c in configs if c.note},
         "datasets": summary,
     }
+    if args.goals:
+        rows = goal_rows(summary, {c.key: c.name for c in configs})
+        print_goals(rows)
+        report["goals"] = rows
     if args.big:
         big_image = args.big_image or _default_big_image(datasets)
         rows = run_big(names, args.threads, big_image, args.big_repeats)

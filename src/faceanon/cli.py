@@ -1,244 +1,265 @@
-"""Command line: ``faceanon detect``, ``faceanon anonymise`` and friends."""
+"""faceanon: find every face in photos and mask it, on your own machine.
+
+The parser only: nothing heavy (numpy, Pillow, ONNX Runtime, the local API server) is imported until a
+command runs, so `faceanon --help` starts fast. The commands live in cli_run.py, the process pool in
+cli_pool.py and the progress bar in cli_progress.py.
+"""
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
-
-from . import __version__, lambda_invoke, serve
-from .errors import FaceAnonError, InvalidRequestError
-from .images import EXTENSIONS, decode, read_file
-from .service import anonymise, detect_faces, detector_sha256, get_detector
-from .settings import METHODS, SHAPES, Settings
-
-
-def _upright_rgb(path: Path, settings: Settings) -> npt.NDArray[np.uint8]:
-    """The first frame, upright (EXIF orientation applied), decoded under the same limits as anonymise."""
-    data = read_file(path, settings.max_bytes)
-    return decode(data, max_pixels=settings.max_pixels, max_bytes=settings.max_bytes).frames[0]
-
-
-def cmd_detect(args: argparse.Namespace) -> int:
-    """One JSON object per line per file: {"file", "width", "height", "faces": [{"box", "score"}]}."""
-    settings = Settings.from_env().override(threshold=args.threshold, detection="fast" if args.fast else None)
-    detector = get_detector(settings)
-    failed = 0
-    for name in args.files:
-        try:
-            rgb = _upright_rgb(Path(name), settings)
-            dets = detect_faces(detector, rgb, settings)
-        except (OSError, FaceAnonError) as exc:
-            failed += 1
-            print(f"faceanon: {name}: {exc}", file=sys.stderr)
-            continue
-        record = {
-            "file": name,
-            "width": int(rgb.shape[1]),
-            "height": int(rgb.shape[0]),
-            "faces": [{"box": [round(float(v), 1) for v in det[:4]], "score": round(float(det[4]), 4)} for det in dets],
-        }
-        print(json.dumps(record), flush=True)
-    return 1 if failed else 0
-
+from . import __version__
+from .errors import FaceAnonError
 
 ANONYMISED_SUFFIX = "_anonymised"
-_PROGRESS_MIN_FILES = 50  # with stderr not a terminal (logs), a progress bar only pays off for big batches
+
+# Shown in --help without importing settings.py (it pulls in Pillow and numpy); test_cli checks they match.
+METHOD_CHOICES = ("fill", "blur", "pixelate")
+SHAPE_CHOICES = ("ellipse", "box")
+DEFAULT_METHOD, DEFAULT_SHAPE, DEFAULT_FILL, DEFAULT_MASK_SCALE = "fill", "ellipse", "black", 1.5
+JOBS_ENV = "FACEANON_JOBS"
+
+SERVE_HELP = "run the API locally (template.yaml's handler, no Docker) with the demo page at /"
+INVOKE_HELP = "run a Lambda function of the SAM build on an event, without Docker"
+
+MAIN_EPILOG = """examples:
+  faceanon demo                                  the embedded sample photo -> out/astronaut_anonymised.jpg
+  faceanon anonymise photo.jpg holiday/          beside each input: photo_anonymised.jpg, ...
+  faceanon anonymise holiday/ -o clean/ --report report.json
+  faceanon anonymise - < in.jpg > out.jpg        stdin to stdout
+  faceanon detect holiday/ --draw-boxes boxes/   faces as JSON lines, plus copies with the boxes drawn
+
+Run `faceanon COMMAND --help` for a command's options."""
+
+ANONYMISE_EPILOG = f"""examples:
+  faceanon anonymise photo.jpg holiday/                  outputs beside the inputs, with {ANONYMISED_SUFFIX}
+  faceanon anonymise holiday/ -o clean/ --method blur    outputs under clean/, same relative paths
+  faceanon anonymise holiday/ --skip-existing            only what earlier runs did not do
+  faceanon anonymise holiday/ -o clean/ --dry-run        list what would be written, write nothing
+  faceanon anonymise holiday/ --report - | tail -1       JSON report on stdout (one line per file)
+  faceanon anonymise - < in.jpg > out.jpg                stdin to stdout (same format as the input)
+  faceanon anonymise photo.jpg -o - > out.jpg            one file to stdout
+
+Folders are searched recursively for .jpg .jpeg .png .webp .gif .tif .tiff .bmp .avif .heic .heif (earlier
+*{ANONYMISED_SUFFIX}.* outputs and anything inside the -o folder are skipped). An existing output is never replaced
+silently: such files fail unless --overwrite or --skip-existing is given. Inputs are never overwritten.
+Exit status: 0 all done, 1 some file failed or was refused, 2 bad options or no model.
+Settings not given here come from FACEANON_* environment variables (see the README)."""
+
+DETECT_EPILOG = """examples:
+  faceanon detect photo.jpg                       {"file": "photo.jpg", "width": ..., "faces": [{"box", "score"}]}
+  faceanon detect holiday/ > faces.jsonl          one JSON line per file, in input order
+  faceanon detect holiday/ --draw-boxes boxes/    also write copies with the detected boxes drawn
+  faceanon detect - < photo.jpg                   read the image from stdin
+
+Output: one JSON object per line per file (file, width, height, faces [{box: [x1, y1, x2, y2], score}]),
+in the order the files were given or found; boxes are in upright pixels (EXIF orientation applied).
+On a terminal, one readable line per file instead, unless --json. Exit status 1 if any file failed."""
 
 
-@dataclass(frozen=True)
-class _Job:
-    source: Path
-    target: Path
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout and appends "(default: X)" to options whose default is a real value."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and "default:" not in text
+            and action.option_strings
+            and default not in (None, False, argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
-def _discover(inputs: Sequence[str], out_dir: Path | None) -> tuple[list[_Job], list[str]]:
-    """Files to anonymise (folders searched recursively for image extensions) and their output paths."""
-    jobs: list[_Job] = []
-    errors: list[str] = []
-    out_resolved = out_dir.resolve() if out_dir is not None else None
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS):
-                # Skip earlier outputs: files with our suffix, and anything inside the output folder.
-                if found.stem.endswith(ANONYMISED_SUFFIX):
-                    continue
-                if out_resolved is not None and found.resolve().is_relative_to(out_resolved):
-                    continue
-                relative = found.relative_to(path)
-                jobs.append(_Job(found, _target(found, relative, out_dir)))
-        elif path.is_file():
-            jobs.append(_Job(path, _target(path, Path(path.name), out_dir)))
-        else:
-            errors.append(f"{name}: no such file or folder")
-    return jobs, errors
-
-
-def _target(source: Path, relative: Path, out_dir: Path | None) -> Path:
-    if out_dir is None:
-        return source.with_name(f"{source.stem}{ANONYMISED_SUFFIX}{source.suffix}")
-    return out_dir / relative
-
-
-def _check_targets(jobs: list[_Job]) -> dict[Path, str]:
-    """Jobs that must not run: their output is an input, or another job's output (keyed by source)."""
-    inputs = {job.source.resolve() for job in jobs}
-    claimed: dict[Path, Path] = {}
-    refused: dict[Path, str] = {}
-    for job in jobs:
-        target = job.target.resolve()
-        if target in inputs:
-            refused[job.source] = f"refusing to overwrite an input ({job.target})"
-        elif target in claimed:
-            refused[job.source] = f"output {job.target} would also be written for {claimed[target]}"
-        else:
-            claimed[target] = job.source
-    return refused
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written image behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _progress[T](items: Sequence[T]) -> Iterable[T]:
-    show = len(items) > 1 and (sys.stderr.isatty() or len(items) >= _PROGRESS_MIN_FILES)
-    if not show:
-        return items
-    try:
-        from tqdm import tqdm  # optional (a dev extra); never needed in Lambda
-    except ImportError:
-        return items
-    bar: Iterable[T] = tqdm(items, file=sys.stderr, unit="file", mininterval=0.5 if sys.stderr.isatty() else 10)
-    return bar
-
-
-def cmd_anonymise(args: argparse.Namespace) -> int:
-    """Anonymise files and folders; outputs keep name and format; exit 1 if any file failed."""
-    settings = Settings.from_env().override(
-        method=args.method,
-        shape=args.shape,
-        mask_scale=args.mask_scale,
-        threshold=args.threshold,
-        fill=args.fill,
-        detection="fast" if args.fast else None,
-    )
-    out_dir = Path(args.output) if args.output else None
-    jobs, errors = _discover(args.inputs, out_dir)
-    for line in errors:
-        print(f"faceanon: {line}", file=sys.stderr)
-    refused = _check_targets(jobs)
-    detector = get_detector(settings)
-    records: list[dict[str, Any]] = []
-    failed = len(errors)
-    faces = 0
-    for job in _progress(jobs):
-        record: dict[str, Any] = {"input": str(job.source), "output": None, "error": None}
+def default_jobs() -> int:
+    """$FACEANON_JOBS, else the CPUs this process may run on."""
+    raw = os.environ.get(JOBS_ENV, "")
+    if raw.strip():
         try:
-            if job.source in refused:
-                raise InvalidRequestError(refused[job.source])
-            data = read_file(job.source, settings.max_bytes)
-            result = anonymise(data, settings, detector)
-            _write_atomically(job.target, result.image)
-        except (OSError, FaceAnonError) as exc:
-            failed += 1
-            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            record["error"] = message
-            print(f"faceanon: {job.source}: {message}", file=sys.stderr)
-        else:
-            faces += result.face_count
-            record.update(output=str(job.target), ms=result.timings_ms["total"], **result.to_report())
-        records.append(record)
-    if args.report:
-        report = {
-            "faceanon": __version__,
-            "settings": {
-                "method": settings.method,
-                "shape": settings.shape,
-                "fill": settings.fill,
-                "mask_scale": settings.mask_scale,
-                "threshold": settings.effective_threshold,
-                "detection": settings.detection,
-            },
-            "model_sha256": detector_sha256(detector),
-            "files": records,
-            "summary": {"files": len(records), "failed": failed, "faces": faces},
-        }
-        _write_atomically(Path(args.report), (json.dumps(report, indent=2) + "\n").encode())
-    done = len(records) - (failed - len(errors))
-    print(f"faceanon: anonymised {done} file(s), {faces} face(s) masked, {failed} failed", file=sys.stderr)
-    return 1 if failed else 0
+            return max(1, int(raw))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Anonymise the embedded sample photo and print a one-line summary."""
-    settings = Settings.from_env()
-    data = resources.files("faceanon").joinpath("samples", "astronaut.jpg").read_bytes()
-    result = anonymise(data, settings)
-    target = Path(args.output) / f"astronaut{ANONYMISED_SUFFIX}.jpg"
-    _write_atomically(target, result.image)
-    print(
-        f"faceanon demo: {result.face_count} face(s) masked ({settings.method}) in {result.timings_ms['total']:.0f} ms"
-        f" -> {target}"
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="detection score to accept a face, 0.01-0.99 (default: tuned per detection mode; $FACEANON_THRESHOLD)",
     )
-    return 0
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--detection",
+        choices=("default", "fast", "thorough"),
+        default=None,
+        help="detection mode: fast (one pass, fewer small faces), thorough (a 2x pass: more small faces, slower)"
+        " (default: default; $FACEANON_DETECTION)",
+    )
+    mode.add_argument("--fast", action="store_true", help="shorthand for --detection fast")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=default_jobs(),
+        metavar="N",
+        help=f"worker processes, each with one ONNX thread; 1 = in this process (${JOBS_ENV} sets the default)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; errors still shown")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faceanon", description=__doc__)
+def _run_anonymise(args: argparse.Namespace) -> int:
+    from .cli_run import cmd_anonymise
+
+    return cmd_anonymise(args)
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    from .cli_run import cmd_detect
+
+    return cmd_detect(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .cli_run import cmd_demo
+
+    return cmd_demo(args)
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named in argv (top-level options take no values, so it is the first non-option)."""
+    return next((token for token in argv if not token.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; `serve` and `invoke` are only imported when command names them (or is None)."""
+    parser = argparse.ArgumentParser(
+        prog="faceanon",
+        description="Find every face in photos and mask it (fill, blur or pixelate), locally.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"faceanon {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    detect = commands.add_parser("detect", help="print the faces found in each image as JSON lines")
-    detect.add_argument("files", nargs="+", metavar="FILE")
-    detect.add_argument("--json", action="store_true", help="JSON lines output (the only format; kept for clarity)")
-    detect.add_argument("--threshold", type=float, default=None, help="detection threshold (default: the product's)")
-    detect.add_argument("--fast", action="store_true", help="faster detection, fewer small faces found")
-    detect.set_defaults(handler=cmd_detect)
-
-    anon = commands.add_parser("anonymise", help="mask every face in image files or folders (recursive)")
-    anon.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    anon.add_argument(
-        "-o", "--output", metavar="OUT", help=f"output folder (default: beside each input, with {ANONYMISED_SUFFIX})"
+    anon = commands.add_parser(
+        "anonymise",
+        aliases=["anonymize"],
+        help="mask every face in image files or folders (recursive)",
+        description="Mask every face in image files or folders; outputs keep the name and format.",
+        epilog=ANONYMISE_EPILOG,
+        formatter_class=_HelpFormatter,
     )
-    anon.add_argument("--method", choices=METHODS, default=None, help="fill (default), blur or pixelate")
-    anon.add_argument("--shape", choices=SHAPES, default=None, help="ellipse (default) or box")
-    anon.add_argument("--mask-scale", type=float, default=None, help="mask size relative to the face box")
-    anon.add_argument("--threshold", type=float, default=None, help="detection threshold (default: the product's)")
-    anon.add_argument("--fill", default=None, help="fill colour: a name, #rrggbb or noise (default black)")
-    anon.add_argument("--report", metavar="REPORT.json", help="write a JSON report (faces, boxes, model, ms, errors)")
-    anon.add_argument("--fast", action="store_true", help="faster detection, fewer small faces found")
-    anon.set_defaults(handler=cmd_anonymise)
+    anon.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders; - reads stdin")
+    anon.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help=f"output folder, or - for stdout (default: beside each input, with {ANONYMISED_SUFFIX})",
+    )
+    anon.add_argument(
+        "--method", choices=METHOD_CHOICES, default=None, help=f"mask (default: {DEFAULT_METHOD}; $FACEANON_METHOD)"
+    )
+    anon.add_argument(
+        "--shape", choices=SHAPE_CHOICES, default=None, help=f"mask shape (default: {DEFAULT_SHAPE}; $FACEANON_SHAPE)"
+    )
+    anon.add_argument(
+        "--mask-scale",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"mask size relative to the face box, 0.5-3 (default: {DEFAULT_MASK_SCALE}; $FACEANON_MASK_SCALE)",
+    )
+    anon.add_argument(
+        "--fill",
+        default=None,
+        metavar="COLOUR",
+        help=f"fill colour: black, white, grey, #rrggbb or noise (default: {DEFAULT_FILL}; $FACEANON_FILL)",
+    )
+    _add_common(anon)
+    existing = anon.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")
+    anon.add_argument("-n", "--dry-run", action="store_true", help="print what would be written; write nothing")
+    anon.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON report: one line per file (faces as [x1, y1, x2, y2, score]) and a summary; - = stdout",
+    )
+    anon.set_defaults(handler=_run_anonymise)
 
-    demo = commands.add_parser("demo", help="anonymise the embedded sample photo into out/")
-    demo.add_argument("-o", "--output", default="out", metavar="OUT", help="output folder (default: out)")
-    demo.set_defaults(handler=cmd_demo)
-    lambda_invoke.register(commands)  # faceanon invoke FUNCTION EVENT.json (Docker-free sam local invoke)
-    serve.register(commands)  # faceanon serve: the API (template.yaml's handler) and the demo page
+    detect = commands.add_parser(
+        "detect",
+        help="print the faces found in each image as JSON lines",
+        description="Print the faces found in image files or folders, one JSON line per file. Masks nothing.",
+        epilog=DETECT_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    detect.add_argument("files", nargs="+", metavar="INPUT", help="image files or folders; - reads stdin")
+    detect.add_argument("--json", action="store_true", help="JSON lines even on a terminal (the default otherwise)")
+    detect.add_argument(
+        "--draw-boxes",
+        metavar="OUT_DIR",
+        help="also write a copy of each image with the detected boxes drawn into OUT_DIR (same relative paths;"
+        " replaces earlier copies). These copies are NOT anonymised: they show the faces.",
+    )
+    _add_common(detect)
+    detect.set_defaults(handler=_run_detect)
+
+    demo = commands.add_parser(
+        "demo",
+        help="anonymise the embedded sample photo into out/",
+        description="Anonymise the embedded sample photo (a NASA portrait) and print a one-line summary.",
+        formatter_class=_HelpFormatter,
+    )
+    demo.add_argument("-o", "--output", default="out", metavar="OUT", help="output folder")
+    demo.set_defaults(handler=_run_demo)
+
+    if command in (None, "invoke"):
+        from . import lambda_invoke
+
+        lambda_invoke.register(commands)  # faceanon invoke FUNCTION EVENT.json (Docker-free sam local invoke)
+    else:
+        commands.add_parser("invoke", help=INVOKE_HELP, add_help=False)
+    if command in (None, "serve"):
+        from . import serve
+
+        serve.register(commands)  # faceanon serve: the API (template.yaml's handler) and the demo page
+    else:
+        commands.add_parser("serve", help=SERVE_HELP, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_of(arguments) or "").parse_args(arguments)
     try:
         code: int = args.handler(args)
     except FaceAnonError as exc:
         print(f"faceanon: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("faceanon: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -1,8 +1,9 @@
 """CenterFace face detector on ONNX Runtime.
 
 Contract: ``detect(rgb) -> float32 [N, 5]`` rows of (x1, y1, x2, y2, score) in the pixels of the image
-given, best score first; an empty ``[0, 5]`` array when there is no face. Which passes run and how their
-boxes are fused is a detection strategy (faceanon.strategy): "default" (recall first) or "fast".
+given, one row per face, best score first; an empty ``[0, 5]`` array when there is no face. Which passes run
+is a detection strategy (faceanon.strategy): "default" (recall first) or "fast"; the boxes of all passes that
+belong to one face become one row (faceanon.grouping).
 """
 
 import os
@@ -16,9 +17,10 @@ import onnxruntime as ort
 from PIL import Image
 
 from .errors import InvalidRequestError, ModelError
+from .grouping import group_faces
 from .model import resolve_model_path
 from .nms import FloatArray
-from .strategy import Strategy, accept, fuse, get_strategy
+from .strategy import Strategy, accept, get_strategy
 
 STRIDE = 4  # CenterFace predicts one heatmap cell per 4x4 input pixels.
 ALIGN = 32  # The backbone downsamples 32x: inputs are padded to a multiple of it.
@@ -253,9 +255,9 @@ class CenterFaceDetector:
                 _with_pass_id(self._fine_pass(image, scale, strategy, _rescale(region, fine[0], scale)), index)
             )
         if coarse >= strategy.scales[0]:  # see _large_passes
-            parts.append(_with_pass_id(self._large_passes(image, coarse, strategy), 0))
-        fused = fuse(np.concatenate(parts), strategy.fusion_iou)
-        return clip_boxes(accept(fused, strategy, coarse=coarse), width, height)
+            parts.append(_with_pass_id(self._large_passes(image, coarse, strategy), len(fine) + 1))
+        faces = group_faces(np.concatenate(parts), strategy.grouping)
+        return clip_boxes(accept(faces, strategy), width, height)
 
     def _large_passes(self, image: RGBImage, coarse: float, strategy: Strategy) -> FloatArray:
         """Candidates at least large_size px tall at the coarse scale from the downscaled (and mirrored)

@@ -1,6 +1,7 @@
 """False masks on photos with no face: scikit-image's face-free sample photos (shipped on PyPI, always here).
 
-Issue 5's bar is at most 0.5 false masks per face-free photo for both detection strategies.
+The bar is at most 0.3 false masks per photo on these 23, for both detection strategies. They are the face-free
+photos the thresholds were chosen with; tests/integration/test_held_out_false_masks.py checks photos nobody tuned on.
 """
 
 import numpy as np
@@ -9,11 +10,11 @@ import pytest
 from faceanon.detector import CenterFaceDetector
 from faceanon.evaluation import load_rgb, skimage_face_free
 
-MAX_FALSE_PER_PHOTO = 0.5
+MAX_FALSE_PER_PHOTO = 0.3
 
 
-@pytest.mark.parametrize("detection", ["default", "fast"])
-def test_face_free_photos_get_at_most_half_a_mask_each(real_detector: CenterFaceDetector, detection: str) -> None:
+@pytest.mark.parametrize("detection", ["default", "fast", "thorough"])
+def test_face_free_photos_get_few_false_masks(real_detector: CenterFaceDetector, detection: str) -> None:
     dataset = skimage_face_free()
     if dataset is None:
         pytest.skip("scikit-image is not installed")

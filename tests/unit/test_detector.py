@@ -1,4 +1,4 @@
-"""Detector internals on synthetic tensors and a fake session: decode, NMS, fusion, strategies, shapes."""
+"""Detector internals on synthetic tensors and a fake session: decode, NMS, grouping, strategies, shapes."""
 
 import itertools
 from dataclasses import dataclass, field, replace
@@ -10,8 +10,9 @@ import pytest
 
 from faceanon.detector import ALIGN, STRIDE, CenterFaceDetector, as_rgb_uint8, decode, tile_starts, to_blob
 from faceanon.errors import InvalidRequestError
+from faceanon.grouping import Grouping, group_faces
 from faceanon.nms import iou_matrix, nms
-from faceanon.strategy import STRATEGIES, Strategy, accept, fuse, get_strategy
+from faceanon.strategy import STRATEGIES, Strategy, accept, get_strategy
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -51,48 +52,69 @@ def test_nms_keeps_best_of_overlapping_and_all_of_disjoint() -> None:
 
 
 @pytest.mark.parametrize("rows", [0, 1])
-def test_nms_and_fuse_handle_tiny_inputs(rows: int) -> None:
+def test_nms_and_grouping_handle_tiny_inputs(rows: int) -> None:
     dets = np.tile(np.float32([[5, 5, 15, 25, 0.8, 0]]), (rows, 1))
     assert nms(dets[:, :5], 0.3).shape == (rows, 5)
-    assert fuse(dets, 0.5).shape == (rows, 6)
+    assert group_faces(dets, Grouping()).shape == (rows, 6)
 
 
-def test_fuse_averages_by_score_and_counts_distinct_passes() -> None:
+def test_grouping_places_one_box_by_score_power_and_counts_distinct_passes() -> None:
     candidates = np.float32(
         [
             [0, 0, 10, 10, 0.6, 0],
-            [2, 0, 12, 10, 0.2, 1],
-            [0, 0, 10, 10, 0.2, 0],
+            [2, 0, 12, 10, 0.3, 1],  # centre 2 px off on a 10 px face: the same face
             [100, 100, 110, 110, 0.3, 1],
         ]
     )
-    fused = fuse(candidates, 0.5)
-    assert fused.shape == (2, 6)
-    # Cluster 1: weights .6, .2, .2 -> x1 = (0*.6 + 2*.2 + 0*.2) / 1.0 = 0.4; best score .6; passes {0, 1}.
-    np.testing.assert_allclose(fused[0], [0.4, 0, 10.4, 10, 0.6, 2], rtol=1e-5)
-    np.testing.assert_allclose(fused[1], [100, 100, 110, 110, 0.3, 1], rtol=1e-5)
+    faces = group_faces(candidates, Grouping(power=1.0))
+    assert faces.shape == (2, 6)
+    # Face 1: weights .6, .3 -> x1 = (0 * .6 + 2 * .3) / .9; best score .6; passes {0, 1}.
+    np.testing.assert_allclose(faces[0], [0.6 / 0.9, 0, 10 + 0.6 / 0.9, 10, 0.6, 2], rtol=1e-5)
+    np.testing.assert_allclose(faces[1], [100, 100, 110, 110, 0.3, 1], rtol=1e-5)
+    # A higher power leans towards the best member.
+    assert group_faces(candidates, Grouping(power=4.0))[0, 0] < faces[0, 0]
 
 
-def test_fuse_survives_degenerate_boxes() -> None:
+def test_jittered_boxes_of_one_small_face_become_one_face() -> None:
+    """Six boxes on a 12 px face, 2-3 px apart in place and size (pairwise IoU under 0.6): one face."""
+    rng = np.random.default_rng(3)
+    centre = np.array([50.0, 40.0]) + rng.uniform(-2.5, 2.5, (6, 2))
+    size = 12.0 * rng.uniform(0.8, 1.25, (6, 1))
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    assert (iou_matrix(boxes, boxes)[np.triu_indices(6, 1)] < 0.6).any()
+    candidates = np.concatenate([boxes, rng.uniform(0.2, 0.9, (6, 1)), np.arange(6)[:, None] % 2], axis=1)
+    assert len(group_faces(candidates.astype(np.float32), Grouping())) == 1
+
+
+def test_neighbouring_faces_in_a_crowd_stay_apart() -> None:
+    """A row of touching 12 px faces (centres one face width apart) keeps every face."""
+    lefts = np.arange(0, 120, 12, dtype=np.float32)
+    candidates = np.stack([lefts, np.zeros(10), lefts + 12, np.full(10, 12), np.full(10, 0.5), np.zeros(10)], axis=1)
+    assert len(group_faces(candidates.astype(np.float32), Grouping())) == 10
+
+
+def test_a_box_of_another_size_is_another_face_unless_it_overlaps_a_better_one() -> None:
+    candidates = np.float32([[0, 0, 20, 20, 0.9, 0], [0, 0, 40, 40, 0.5, 0], [100, 0, 140, 40, 0.5, 0]])
+    assert len(group_faces(candidates, Grouping(suppress_iou=1.0))) == 3  # sizes 2x apart: not grouped
+    assert len(group_faces(candidates, Grouping(suppress_iou=0.2))) == 2  # IoU 0.25 with the better face: dropped
+
+
+def test_grouping_survives_degenerate_boxes() -> None:
     candidates = np.float32([[5, 5, 5, 5, 0.9, 0], [5, 5, 5, 5, 0.8, 0]])
-    assert len(fuse(candidates, 0.5)) == 2
+    assert len(group_faces(candidates, Grouping())) >= 1
 
 
-@pytest.mark.parametrize(
-    ("score", "votes", "kept"), [(0.5, 1, True), (0.15, 2, True), (0.15, 1, False), (0.05, 3, True)]
-)
-def test_accept_needs_score_or_votes(score: float, votes: int, kept: bool) -> None:
-    strategy = Strategy("t", (1.0, 2.0), threshold=0.2, min_votes=2, candidate_threshold=0.1, fusion_iou=0.5)
-    fused = np.float32([[0, 0, 10, 10, score, votes]])
-    assert len(accept(fused, strategy)) == int(kept)
+@pytest.mark.parametrize("kwargs", [{"reach": 0.0}, {"size_ratio": 1.0}, {"power": -1.0}, {"suppress_iou": 0.0}])
+def test_grouping_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
+    with pytest.raises(InvalidRequestError, match="grouping"):
+        Grouping(**kwargs)
 
 
-@pytest.mark.parametrize(("coarse", "kept"), [(1.0, True), (0.5, False)])
-def test_the_large_face_rule_counts_pixels_at_the_coarse_scale(coarse: float, kept: bool) -> None:
-    """A weak 60 px box is "large" on a photo the coarse pass saw whole, not on one it shrank to half."""
-    strategy = STRATEGIES["default"]
-    fused = np.float32([[0, 0, 50, 60, strategy.large_threshold, 1]])
-    assert len(accept(fused, strategy, coarse=coarse)) == int(kept)
+@pytest.mark.parametrize(("score", "kept"), [(0.5, True), (0.2, True), (0.19, False)])
+def test_accept_keeps_faces_scoring_the_threshold(score: float, kept: bool) -> None:
+    strategy = Strategy("t", (1.0, 2.0), threshold=0.2, candidate_threshold=0.1)
+    faces = np.float32([[0, 0, 10, 10, score, 2]])
+    assert len(accept(faces, strategy)) == int(kept)
 
 
 @pytest.mark.parametrize(
@@ -101,8 +123,6 @@ def test_the_large_face_rule_counts_pixels_at_the_coarse_scale(coarse: float, ke
         {"scales": ()},
         {"scales": (0.0,)},
         {"threshold": 0.05},  # below the candidate threshold
-        {"min_votes": 0},
-        {"fusion_iou": 1.0},
         {"large_scales": (1.5,)},
     ],
 )
@@ -111,9 +131,7 @@ def test_strategy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
         "name": "t",
         "scales": (1.0,),
         "threshold": 0.2,
-        "min_votes": 2,
         "candidate_threshold": 0.1,
-        "fusion_iou": 0.5,
     }
     with pytest.raises(InvalidRequestError):
         Strategy(**(base | kwargs))  # type: ignore[arg-type]
@@ -130,8 +148,7 @@ def test_named_strategies_and_unknown_name() -> None:
 def test_with_threshold_keeps_candidates_at_or_below_it(threshold: float) -> None:
     strategy = STRATEGIES["default"].with_threshold(threshold)
     assert strategy.threshold == threshold
-    assert strategy.candidate_threshold <= threshold
-    assert strategy.candidate_threshold <= strategy.large_threshold
+    assert 0 < strategy.candidate_threshold <= threshold
 
 
 @pytest.mark.parametrize("size", [(480, 640), (3024, 4032), (8000, 8000)])
@@ -159,27 +176,33 @@ def test_tiles_cover_the_length_with_overlap(length: int, side: int, overlap: in
     assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
 
 
-def _fuse_reference(candidates: FloatArray, iou_threshold: float) -> FloatArray:
-    """The plain O(N^2) greedy fusion the windowed one must reproduce."""
+def _group_reference(candidates: FloatArray, grouping: Grouping) -> FloatArray:
+    """The plain O(N^2) greedy grouping the windowed one must reproduce."""
     dets = candidates[np.argsort(-candidates[:, 4], kind="stable")].astype(np.float64)
+    width, height = dets[:, 2] - dets[:, 0], dets[:, 3] - dets[:, 1]
+    cx, cy = (dets[:, 0] + dets[:, 2]) / 2, (dets[:, 1] + dets[:, 3]) / 2
     alive = np.ones(len(dets), dtype=bool)
     out = []
     for best in range(len(dets)):
         if not alive[best]:
             continue
-        iou = iou_matrix(dets[best : best + 1], dets)[0]
-        members = np.nonzero(alive & (iou >= iou_threshold))[0]
-        members = np.union1d(members, [best])
+        small_w, small_h = np.minimum(width, width[best]), np.minimum(height, height[best])
+        same = (
+            (np.abs(cx - cx[best]) < grouping.reach * small_w)
+            & (np.abs(cy - cy[best]) < grouping.reach * small_h)
+            & (np.maximum(height, height[best]) < grouping.size_ratio * small_h)
+        )
+        members = np.union1d(np.nonzero(alive & same)[0], [best])
         alive[members] = False
-        weights = dets[members, 4]
+        weights = dets[members, 4] ** grouping.power
         box = (dets[members, :4] * weights[:, None]).sum(axis=0) / weights.sum()
         out.append((*box, dets[best, 4], np.unique(dets[members, 5]).size))
-    return np.asarray(out, dtype=np.float32).reshape(-1, 6)
+    return nms(np.asarray(out, dtype=np.float32).reshape(-1, 6), grouping.suppress_iou)
 
 
-@pytest.mark.parametrize("iou_threshold", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("reach", [0.3, 0.5, 0.8])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_windowed_fusion_matches_the_quadratic_reference(seed: int, iou_threshold: float) -> None:
+def test_windowed_grouping_matches_the_quadratic_reference(seed: int, reach: float) -> None:
     rng = np.random.default_rng(seed)
     n = 400
     centres = rng.uniform(0, 500, (n, 2))
@@ -187,8 +210,9 @@ def test_windowed_fusion_matches_the_quadratic_reference(seed: int, iou_threshol
     candidates = np.concatenate(
         [centres - sizes / 2, centres + sizes / 2, rng.uniform(0.1, 1, (n, 1)), rng.integers(0, 3, (n, 1))], axis=1
     ).astype(np.float32)
-    expected = _fuse_reference(candidates, iou_threshold)
-    np.testing.assert_allclose(fuse(candidates, iou_threshold), expected, rtol=1e-5, atol=1e-4)
+    grouping = Grouping(reach=reach)
+    expected = _group_reference(candidates, grouping)
+    np.testing.assert_allclose(group_faces(candidates, grouping), expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (31, 33), (64, 64), (1, 20000)])
@@ -340,10 +364,9 @@ def test_detect_rejects_thresholds_outside_0_1(threshold: float) -> None:
         detector.detect(np.zeros((8, 8, 3), np.uint8), threshold=threshold)
 
 
-@pytest.mark.parametrize(("threshold", "found"), [(0.05, 1), (0.2, 1), (0.35, 1), (0.45, 0), (0.95, 0)])
-def test_threshold_moves_the_large_face_rule_too(threshold: float, found: int) -> None:
-    # A 40 px face scoring 0.3: kept by fast's large-face rule (0.1 at its threshold 0.2), which moves with
-    # the threshold given (0.35 -> 0.25, 0.45 -> 0.35).
+@pytest.mark.parametrize(("threshold", "found"), [(0.05, 1), (0.2, 1), (0.3, 1), (0.31, 0), (0.95, 0)])
+def test_the_threshold_given_decides_which_faces_are_kept(threshold: float, found: int) -> None:
+    # A face scoring 0.3 is kept at any threshold up to 0.3, whatever its size.
     session = FakeSession(score=0.3)
     detector = CenterFaceDetector.from_session(session, detection="fast")  # type: ignore[arg-type]
     assert len(detector.detect(np.zeros((64, 64, 3), np.uint8), threshold=threshold)) == found
