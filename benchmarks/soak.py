@@ -9,7 +9,7 @@ RGBA, a small animated GIF, one with EXIF GPS + maker note), and a few invalid b
 random bytes, a JPEG header claiming 65000 x 65000) so error paths soak too. Three calls in four go through
 the API handler (JSON and raw bodies); one in four through the queue handler's per-object path with an
 in-process S3 stand-in that keeps nothing (moto would itself grow with every object). The handlers load the
-real detector exactly as in Lambda (models/centerface_int8.onnx, or FACEANON_MODEL_PATH).
+real detector exactly as in Lambda (the shipped model, or FACEANON_MODEL_PATH).
 """
 
 import argparse
@@ -32,7 +32,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from faceanon.lambda_context import LocalContext
+from faceanon_tools.lambda_context import LocalContext
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))

@@ -7,7 +7,7 @@
 #                                            .aws-sam/build, then assert the layer's unzipped size
 #   bash scripts/sam_tools.sh check          lint + build for this machine (scripts/test.sh runs this)
 #
-# The layer ships the model faceanon itself resolves ($FACEANON_MODEL_PATH, else models/centerface_int8.onnx).
+# The layer ships the model faceanon itself resolves ($FACEANON_MODEL_PATH, else the package's src/faceanon/model/).
 # The layer's unzipped size budget is LAYER_MAX_MB (default 125 MiB for arm64, 140 MiB for x86_64, whose
 # wheels are bigger); Lambda allows 250 MB unzipped for a function and all its layers.
 set -euo pipefail
@@ -61,7 +61,9 @@ build() {
     echo "sam_tools: the layer exceeds its ${budget} MiB budget" >&2
     return 1
   fi
-  if [[ ! -f "$layer/faceanon/model/centerface_int8.onnx" ]] || compgen -G "$layer/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
+  local shipped
+  shipped="$(.venv/bin/python -c 'from faceanon.model import MODEL_FILENAME; print(MODEL_FILENAME)')"
+  if [[ ! -f "$layer/faceanon/model/$shipped" ]] || compgen -G "$layer/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
     echo "sam_tools: layer content is wrong (model missing or onnxruntime C-API library present)" >&2
     return 1
   fi

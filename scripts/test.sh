@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, types, then every pytest tier. Exits non-zero on any failure.
+# First run (or after pyproject.toml changes): installs what the tests need beyond scripts/setup.sh
+# (scripts/setup_dev.sh: dev/build/tools extras, SAM, checkov, Chromium -- asked first unless CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup_dev.sh --if-needed
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -42,7 +42,7 @@ def real_model_path() -> Path:
     except ModelError:
         if _DEV_MODEL.is_file():
             return _DEV_MODEL
-        pytest.skip("no detector model: build models/centerface_int8.onnx or set FACEANON_MODEL_PATH")
+        pytest.skip("no detector model: build it (models/build.py) or set FACEANON_MODEL_PATH")
 
 
 @pytest.fixture(scope="session")

@@ -235,13 +235,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     demo.set_defaults(handler=_run_demo)
 
     if command in (None, "invoke"):
-        from . import lambda_invoke
+        from faceanon_tools import lambda_invoke
 
         lambda_invoke.register(commands)  # faceanon invoke FUNCTION EVENT.json (Docker-free sam local invoke)
     else:
         commands.add_parser("invoke", help=INVOKE_HELP, add_help=False)
     if command in (None, "serve"):
-        from . import serve
+        from faceanon_tools import serve
 
         serve.register(commands)  # faceanon serve: the API (template.yaml's handler) and the demo page
     else:

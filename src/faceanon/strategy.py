@@ -6,9 +6,12 @@ keeps a face when its best score reaches the threshold. Upscaled passes find the
 downscaled (and mirrored) passes find large, masked or turned faces that the 1x pass scores too low.
 
 Cost: each pass costs about (scale^2 x photo pixels) of network input. Passes over more than
-``tile_pixels`` of network input run tile by tile (bounded memory), so cost grows linearly with pixels;
-whole-image (coarse) passes are shrunk so they never exceed ``coarse_max_pixels``. Figures per operating
-point are in BENCHMARKS.md (benchmarks/bench_detect.py measures them).
+``Budget.tile_pixels`` of network input run tile by tile (bounded memory), so cost grows linearly with pixels;
+whole-image (coarse) passes are shrunk so they never exceed ``Budget.coarse_pixels``.
+
+A strategy's option groups are small frozen types: ``Gate`` (where the fine passes run), ``LargeFaces`` (the
+downscaled and mirrored passes), ``Budget`` (pixel caps and tiles) and ``Grouping`` (faceanon.grouping).
+Figures per operating point are in BENCHMARKS.md (benchmarks/bench_detect.py measures them).
 """
 
 from dataclasses import dataclass, replace
@@ -25,6 +28,56 @@ MIN_CANDIDATE = 0.01  # below this nearly every heatmap cell is a candidate
 
 
 @dataclass(frozen=True)
+class Gate:
+    """Fine passes only over the crop where the coarse heatmap hints at small or unsure faces."""
+
+    score: float = 0.1  # coarse cells scoring above this ...
+    size: float = 40.0  # ... and predicting faces shorter than this (px in the photo) are "small"
+    large: tuple[float, float] = (0.05, 0.3)  # score band of unsure large-face peaks that also gate
+    margin: int = 128  # fine-scale px added around the gated cells
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.score < 1.0 and self.size > 0 and self.margin >= 0):
+            raise InvalidRequestError("strategy gate needs score in (0, 1), size > 0, margin >= 0")
+        if not 0.0 <= self.large[0] <= self.large[1] <= 1.0:
+            raise InvalidRequestError("strategy gate needs 0 <= large[0] <= large[1] <= 1")
+
+
+@dataclass(frozen=True)
+class LargeFaces:
+    """Whole-image passes shrunk by ``scales`` (relative to the coarse pass), and mirrored copies of them when
+    ``flip``: masked, turned and printed faces the coarse pass scores too low often score higher there. They only
+    add boxes at least ``size`` px tall (as the coarse pass sees them), and only run when the coarse pass runs at
+    full scale (photos up to Budget.coarse_pixels)."""
+
+    scales: tuple[float, ...] = (0.5,)
+    flip: bool = True
+    size: float = 40.0
+
+    def __post_init__(self) -> None:
+        if not self.scales or any(not 0.1 <= s < 1.0 for s in self.scales):
+            raise InvalidRequestError("strategy large-face scales must be in [0.1, 1) (no large passes: None)")
+        if self.size < 0:
+            raise InvalidRequestError("strategy large-face size must be >= 0")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much network input the passes may take."""
+
+    coarse_pixels: int = 4_000_000  # the coarse pass shrinks a bigger photo to this many pixels
+    fine_pixels: int = 24_000_000  # finer passes shrink their scale to stay under this network input
+    tile_pixels: int = 4_194_304  # finer passes bigger than this run in tiles of at most this area
+    tile_overlap: int = 128  # network-input pixels shared by neighbouring tiles (faces up to this stay whole)
+
+    def __post_init__(self) -> None:
+        if min(self.coarse_pixels, self.fine_pixels) <= 0 or self.tile_overlap < 0:
+            raise InvalidRequestError("strategy budget needs positive pixel caps and tile_overlap >= 0")
+        if self.tile_pixels < 4 * max(self.tile_overlap, 32) ** 2:
+            raise InvalidRequestError("strategy budget needs tiles at least twice tile_overlap (and 32 px) wide")
+
+
+@dataclass(frozen=True)
 class Strategy:
     """One operating point. ``scales`` are relative to the photo; the first one is the coarse pass."""
 
@@ -32,22 +85,9 @@ class Strategy:
     scales: tuple[float, ...]
     threshold: float  # a face is kept when its best candidate scores this much
     candidate_threshold: float  # heatmap cells above this take part in grouping
-    large_size: float = 40.0  # px at the coarse scale: the large-face passes only add boxes this tall or taller
-    coarse_max_pixels: int = 4_000_000  # the coarse pass shrinks a bigger photo to this many pixels
-    fine_max_pixels: int = 24_000_000  # finer passes shrink their scale to stay under this network input
-    tile_pixels: int = 4_194_304  # finer passes bigger than this run in tiles of at most this area
-    tile_overlap: int = 128  # network-input pixels shared by neighbouring tiles (faces up to this stay whole)
-    # Fine passes only over the crop where the coarse heatmap hints at small or unsure faces (None: everywhere).
-    gate_score: float | None = None
-    gate_size: float = 40.0  # px: coarse cells predicting faces shorter than this are "small"
-    gate_large: tuple[float, float] = (0.05, 0.3)  # score band of unsure large-face peaks that also gate
-    gate_margin: int = 128  # fine-scale px added around the gated cells
-    # Whole-image passes shrunk by these factors (relative to the coarse pass), and mirrored copies of them when
-    # large_flip: masked, turned and printed faces the coarse pass scores too low often score higher there. They
-    # only add boxes at least large_size px tall (as the coarse pass sees them), and only run when the coarse pass
-    # runs at full scale (photos up to coarse_max_pixels).
-    large_scales: tuple[float, ...] = ()
-    large_flip: bool = False
+    gate: Gate | None = None  # None: fine passes over the whole photo
+    large: LargeFaces | None = None  # None: no large-face passes
+    budget: Budget = Budget()
     grouping: Grouping = DEFAULT_GROUPING  # how the candidates of all passes become one box per face
 
     def __post_init__(self) -> None:
@@ -55,14 +95,6 @@ class Strategy:
             raise InvalidRequestError("strategy scales must be in [0.05, 4]")
         if not 0.0 < self.candidate_threshold <= self.threshold < 1.0:
             raise InvalidRequestError("strategy needs 0 < candidate_threshold <= threshold < 1")
-        if self.large_size < 0:
-            raise InvalidRequestError("strategy needs large_size >= 0")
-        if self.gate_score is not None and not (
-            0.0 < self.gate_score < 1.0 and self.gate_size > 0 and self.gate_margin >= 0
-        ):
-            raise InvalidRequestError("strategy gate needs gate_score in (0, 1), gate_size > 0, gate_margin >= 0")
-        if any(not 0.1 <= s < 1.0 for s in self.large_scales):
-            raise InvalidRequestError("strategy large_scales must be in [0.1, 1)")
 
     def with_threshold(self, threshold: float) -> "Strategy":
         """The same strategy at another threshold: its candidate threshold moves by as much (never above it)."""
@@ -75,8 +107,8 @@ class Strategy:
     def pass_scales(self, height: int, width: int) -> tuple[float, ...]:
         """The scales actually run on an H x W photo (big photos shrink to the pixel caps)."""
         pixels = max(1, height * width)
-        coarse_cap = (self.coarse_max_pixels / pixels) ** 0.5
-        fine_cap = (self.fine_max_pixels / pixels) ** 0.5
+        coarse_cap = (self.budget.coarse_pixels / pixels) ** 0.5
+        fine_cap = (self.budget.fine_pixels / pixels) ** 0.5
         coarse = min(self.scales[0], coarse_cap)
         fine = tuple(min(s, fine_cap) for s in self.scales[1:])
         # Drop a fine pass a cap has pushed down onto an earlier one: it would only repeat it.
@@ -95,9 +127,8 @@ _DEFAULT = Strategy(
     scales=(1.0, 1.5),
     threshold=0.25,
     candidate_threshold=0.1,
-    gate_score=0.1,
-    large_scales=(0.5,),
-    large_flip=True,
+    gate=Gate(score=0.1),
+    large=LargeFaces(scales=(0.5,), flip=True),
 )
 STRATEGIES: dict[str, Strategy] = {
     "default": _DEFAULT,

@@ -72,6 +72,7 @@ def server_url(real_model_path: Path, tmp_path_factory: pytest.TempPathFactory) 
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=Path(__file__).resolve().parents[2],  # the checkout: serve reads ./template.yaml
         )
     try:
         deadline = time.monotonic() + 60

@@ -24,7 +24,7 @@ def test_only_the_input_bucket_notifies_and_only_the_upload_queue() -> None:
     notifying = {name: configs for name, configs in template_notifications().items() if configs}
     assert set(notifying) == {"InputBucket"}
     for config in notifying["InputBucket"]:
-        assert config["Queue"] == {"GetAtt": "UploadQueue.Arn"}
+        assert config["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
         assert config["Event"].startswith("s3:ObjectCreated:")
     for name, bucket in resources("AWS::S3::Bucket").items():
         notification = bucket.get("Properties", {}).get("NotificationConfiguration", {})

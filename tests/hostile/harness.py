@@ -21,10 +21,10 @@ from urllib.parse import quote_plus
 import numpy as np
 import numpy.typing as npt
 import pytest
-import yaml
 
 from faceanon import service
-from faceanon.lambda_context import LocalContext
+from faceanon_tools.lambda_context import LocalContext
+from faceanon_tools.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -43,24 +43,9 @@ ENVIRONMENT = {
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt...) as plain values."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
-    return loaded
+    """template.yaml through faceanon_tools' reader, the one ``faceanon serve`` / ``invoke`` use (tags in long form)."""
+    return load_template(TEMPLATE)
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:

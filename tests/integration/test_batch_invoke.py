@@ -17,7 +17,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from faceanon.lambda_invoke import function_spec, invoke, load_template
+from faceanon_tools.lambda_invoke import function_spec, invoke
+from faceanon_tools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"

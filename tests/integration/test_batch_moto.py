@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from PIL import Image
 
-from faceanon.lambda_context import LocalContext
+from faceanon_tools.lambda_context import LocalContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"

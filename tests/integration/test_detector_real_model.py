@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from faceanon.detector import CenterFaceDetector
-from faceanon.evaluation import Kind, match_detections
 from faceanon.nms import iou_matrix
+from faceanon_tools.evaluation import Kind, match_detections
 
 FACE = np.array([178.0, 60.0, 272.0, 180.0])  # hand-labelled x1, y1, x2, y2 in the 512 x 512 sample
 CROP = (138, 20, 312, 220)  # the face with some hair and neck around it

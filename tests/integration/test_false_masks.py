@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from faceanon.detector import CenterFaceDetector
-from faceanon.evaluation import load_rgb, skimage_face_free
+from faceanon_tools.evaluation import load_rgb, skimage_face_free
 
 MAX_FALSE_PER_PHOTO = 0.3
 

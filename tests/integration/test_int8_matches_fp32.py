@@ -24,9 +24,9 @@ import numpy.typing as npt
 import onnxruntime as ort
 import pytest
 
-from faceanon.detector import DEFAULT_NMS_IOU, build_session, decode, to_blob
-from faceanon.evaluation import SKIMAGE_FACE_FREE, find_datasets, load_rgb
+from faceanon.centerface import DEFAULT_NMS_IOU, build_session, decode, to_blob
 from faceanon.nms import iou_matrix, nms
+from faceanon_tools.evaluation import SKIMAGE_FACE_FREE, find_datasets, load_rgb
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"

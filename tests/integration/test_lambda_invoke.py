@@ -21,7 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from faceanon.lambda_invoke import FunctionSpec, InvokeError, function_spec, invoke
+from faceanon_tools.lambda_invoke import FunctionSpec, InvokeError, function_spec, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"

@@ -22,8 +22,8 @@ from moto import mock_aws
 from PIL import Image
 
 from faceanon import service
-from faceanon.lambda_context import LocalContext
 from faceanon.settings import Settings
+from faceanon_tools.lambda_context import LocalContext
 from sqs_records import lambda_record
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "faceanon" / "samples" / "astronaut.jpg"

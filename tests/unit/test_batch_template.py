@@ -3,7 +3,8 @@
 from pathlib import Path
 from typing import Any
 
-from faceanon.lambda_invoke import function_spec, load_template
+from faceanon_tools.lambda_invoke import function_spec
+from faceanon_tools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -10,7 +10,7 @@ from faceanon import cli, settings
 from faceanon.cli import main
 from faceanon.cli_progress import Progress
 
-HEAVY = ("onnxruntime", "numpy", "PIL", "faceanon.serve", "faceanon.lambda_invoke", "faceanon.service")
+HEAVY = ("onnxruntime", "numpy", "PIL", "faceanon_tools.serve", "faceanon_tools.lambda_invoke", "faceanon.service")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["anonymise", "--help"], ["detect", "--help"]])

@@ -1,4 +1,4 @@
-"""Detector internals on synthetic tensors and a fake session: decode, NMS, grouping, strategies, shapes."""
+"""The search on synthetic tensors and a fake session: NMS, grouping, strategies, passes, gate, tiles, shapes."""
 
 import itertools
 from dataclasses import dataclass, field, replace
@@ -8,39 +8,18 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from faceanon.detector import ALIGN, STRIDE, CenterFaceDetector, as_rgb_uint8, decode, tile_starts, to_blob
+from faceanon.centerface import ALIGN, STRIDE
+from faceanon.detector import CenterFaceDetector, tile_starts
 from faceanon.errors import InvalidRequestError
 from faceanon.grouping import Grouping, group_faces
 from faceanon.nms import iou_matrix, nms
-from faceanon.strategy import STRATEGIES, Strategy, accept, get_strategy
+from faceanon.strategy import STRATEGIES, Budget, Gate, LargeFaces, Strategy, accept, get_strategy
 
 FloatArray = npt.NDArray[np.float32]
 
 
 def _heads(h: int, w: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     return np.zeros((1, 1, h, w), np.float32), np.zeros((1, 2, h, w), np.float32), np.zeros((1, 2, h, w), np.float32)
-
-
-def test_decode_places_one_cell_in_input_pixels() -> None:
-    heatmap, scale, offset = _heads(8, 10)
-    heatmap[0, 0, 3, 5] = 0.9
-    scale[0, :, 3, 5] = [np.log(24 / STRIDE), np.log(16 / STRIDE)]  # 24 px tall, 16 px wide
-    offset[0, :, 3, 5] = [0.25, -0.25]
-    dets = decode(heatmap, scale, offset, threshold=0.5)
-    centre_y, centre_x = (3 + 0.25 + 0.5) * STRIDE, (5 - 0.25 + 0.5) * STRIDE
-    expected = [centre_x - 8, centre_y - 12, centre_x + 8, centre_y + 12, 0.9]
-    np.testing.assert_allclose(dets, [expected], rtol=1e-5)
-    assert dets.dtype == np.float32
-
-
-@pytest.mark.parametrize(("threshold", "count"), [(0.95, 0), (0.5, 1), (0.05, 2)])
-def test_decode_keeps_cells_strictly_above_threshold(threshold: float, count: int) -> None:
-    heatmap, scale, offset = _heads(4, 4)
-    heatmap[0, 0, 1, 1] = 0.9
-    heatmap[0, 0, 2, 3] = 0.1
-    dets = decode(heatmap, scale, offset, threshold=threshold)
-    assert dets.shape == (count, 5)
-    assert dets.dtype == np.float32
 
 
 def test_nms_keeps_best_of_overlapping_and_all_of_disjoint() -> None:
@@ -123,7 +102,6 @@ def test_accept_keeps_faces_scoring_the_threshold(score: float, kept: bool) -> N
         {"scales": ()},
         {"scales": (0.0,)},
         {"threshold": 0.05},  # below the candidate threshold
-        {"large_scales": (1.5,)},
     ],
 )
 def test_strategy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
@@ -135,6 +113,35 @@ def test_strategy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
     }
     with pytest.raises(InvalidRequestError):
         Strategy(**(base | kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("group", "kwargs"),
+    [
+        (Gate, {"score": 0.0}),
+        (Gate, {"size": 0.0}),
+        (Gate, {"margin": -1}),
+        (Gate, {"large": (0.3, 0.05)}),
+        (LargeFaces, {"scales": ()}),
+        (LargeFaces, {"scales": (1.5,)}),
+        (LargeFaces, {"size": -1.0}),
+        (Budget, {"coarse_pixels": 0}),
+        (Budget, {"tile_overlap": -1}),
+        (Budget, {"tile_pixels": 1000}),
+    ],
+)
+def test_strategy_option_groups_reject_bad_parameters(group: type, kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequestError, match="strategy"):
+        group(**kwargs)
+
+
+def test_named_strategies_keep_their_option_groups() -> None:
+    default, fast, thorough = (STRATEGIES[name] for name in ("default", "fast", "thorough"))
+    assert default.gate == Gate(score=0.1, size=40.0, large=(0.05, 0.3), margin=128)
+    assert default.large == LargeFaces(scales=(0.5,), flip=True, size=40.0)
+    assert default.budget == fast.budget == Budget(4_000_000, 24_000_000, 4_194_304, 128)
+    assert (fast.gate, fast.large) == (None, None)
+    assert thorough == replace(default, name="thorough", scales=(1.0, 2.0))
 
 
 def test_named_strategies_and_unknown_name() -> None:
@@ -157,9 +164,9 @@ def test_pass_scales_stay_under_the_pixel_caps(size: tuple[int, int]) -> None:
     pixels = size[0] * size[1]
     coarse, *fine = strategy.pass_scales(*size)
     assert coarse <= strategy.scales[0]
-    assert coarse**2 * pixels <= strategy.coarse_max_pixels * 1.0001
-    assert all(s**2 * pixels <= strategy.fine_max_pixels * 1.0001 for s in fine)
-    small = pixels * max(strategy.scales) ** 2 <= strategy.fine_max_pixels
+    assert coarse**2 * pixels <= strategy.budget.coarse_pixels * 1.0001
+    assert all(s**2 * pixels <= strategy.budget.fine_pixels * 1.0001 for s in fine)
+    small = pixels * max(strategy.scales) ** 2 <= strategy.budget.fine_pixels
     assert (coarse, *fine) == (strategy.scales if small else (coarse, *fine))
     assert fine  # a capped photo still gets a finer pass than its coarse one
     assert max(fine) > coarse
@@ -213,30 +220,6 @@ def test_windowed_grouping_matches_the_quadratic_reference(seed: int, reach: flo
     grouping = Grouping(reach=reach)
     expected = _group_reference(candidates, grouping)
     np.testing.assert_allclose(group_faces(candidates, grouping), expected, rtol=1e-5, atol=1e-4)
-
-
-@pytest.mark.parametrize(("height", "width"), [(1, 1), (31, 33), (64, 64), (1, 20000)])
-def test_to_blob_pads_to_a_multiple_of_32(height: int, width: int) -> None:
-    rgb = np.full((height, width, 3), 7, np.uint8)
-    blob = to_blob(rgb)
-    assert blob.dtype == np.float32
-    assert blob.shape[:2] == (1, 3)
-    assert blob.shape[2] % ALIGN == 0
-    assert blob.shape[3] % ALIGN == 0
-    assert blob[0, :, :height, :width].min() == 7
-    assert blob.sum() == 7 * 3 * height * width
-
-
-@pytest.mark.parametrize(
-    "bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 4), np.uint8), np.zeros((4,), np.uint8)]
-)
-def test_input_validation(bad: npt.NDArray[np.generic]) -> None:
-    with pytest.raises(InvalidRequestError):
-        as_rgb_uint8(bad)
-
-
-def test_grey_input_is_widened() -> None:
-    assert as_rgb_uint8(np.zeros((3, 5), np.uint8)).shape == (3, 5, 3)
 
 
 @dataclass
@@ -296,17 +279,17 @@ def test_detect_finds_the_fake_face_in_image_pixels() -> None:
 
 def test_big_photo_runs_fine_passes_in_bounded_tiles() -> None:
     session = FakeSession()
-    ungated = replace(STRATEGIES["default"], gate_score=None)
+    ungated = replace(STRATEGIES["default"], gate=None)
     detector = CenterFaceDetector.from_session(session, detection=ungated)  # type: ignore[arg-type]
     detector.detect(np.zeros((1500, 2000, 3), np.uint8))
-    side = int(ungated.tile_pixels**0.5)
+    side = int(ungated.budget.tile_pixels**0.5)
     coarse, *tiles = session.blobs
     assert coarse[2] * coarse[3] >= 1500 * 2000 * 0.75**2  # the coarse pass is one whole-image run
     assert len(tiles) > 1
     assert all(t[2] <= side and t[3] <= side for t in tiles)
 
 
-GATE_ONLY = replace(STRATEGIES["default"], large_scales=())  # the default without its large-face passes
+GATE_ONLY = replace(STRATEGIES["default"], large=None)  # the default without its large-face passes
 
 
 def test_gate_skips_the_fine_pass_when_the_coarse_pass_sees_no_small_face() -> None:
@@ -321,7 +304,9 @@ def test_gate_runs_the_fine_pass_only_around_small_faces() -> None:
     detector = CenterFaceDetector.from_session(session, detection=GATE_ONLY)  # type: ignore[arg-type]
     detector.detect(np.zeros((600, 800, 3), np.uint8))
     coarse, fine = session.blobs
-    scale, margin = STRATEGIES["default"].scales[1], STRATEGIES["default"].gate_margin
+    gate = STRATEGIES["default"].gate
+    assert gate is not None
+    scale, margin = STRATEGIES["default"].scales[1], gate.margin
     assert coarse[2:] == (608, 800)
     # One crop: the gated cell plus the margin on each side (rounded up to the network's multiple of 32).
     assert fine[2] <= 2 * margin + 2 * ALIGN

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceanon.evaluation import (
+from faceanon_tools.evaluation import (
     Dataset,
     Kind,
     LabelledImage,

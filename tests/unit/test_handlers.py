@@ -18,8 +18,8 @@ import pytest
 from moto import mock_aws
 
 from faceanon import errors, service
-from faceanon.lambda_context import LocalContext
 from faceanon.settings import Settings
+from faceanon_tools.lambda_context import LocalContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"

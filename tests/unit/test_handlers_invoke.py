@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from faceanon import cli
-from faceanon.lambda_invoke import InvokeError, check_layer_architecture, runtime_dir
+from faceanon_tools.lambda_invoke import InvokeError, check_layer_architecture, runtime_dir
 
 ELF_MACHINE = {"x86_64": 0x3E, "aarch64": 0xB7}
 

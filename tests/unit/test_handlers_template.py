@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from faceanon.lambda_invoke import function_spec, load_template
 from faceanon.settings import ENV_VARS, METHODS, SHAPES, Settings
+from faceanon_tools.lambda_invoke import function_spec
+from faceanon_tools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import gradient
 from faceanon.errors import InvalidRequestError
-from faceanon.evaluation import ellipse_in_box
 from faceanon.masks import apply_masks, mask_regions
+from faceanon_tools.evaluation import ellipse_in_box
 
 
 def _inside(box: npt.NDArray[np.float64], shape: str, height: int, width: int) -> npt.NDArray[np.bool_]:

@@ -8,11 +8,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from faceanon.model import model_sha256
+from faceanon.model import SHIPPED_MODEL, model_sha256
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
-MODEL = MODELS / "centerface_int8.onnx"
-CARD = MODELS / "MODEL_CARD.md"
+MODEL = SHIPPED_MODEL  # the package data the wheel and the layer ship
+CARD = Path(__file__).resolve().parents[2] / "models" / "MODEL_CARD.md"
 REQUIRED_OUTPUTS = {"heatmap": 1, "scale": 2, "offset": 2}  # name -> channels
 
 
@@ -66,6 +65,6 @@ def test_weights_are_mostly_int8(graph: onnx.ModelProto) -> None:
 
 
 def test_sha256_matches_model_card() -> None:
-    match = re.search(r"`models/centerface_int8\.onnx`\s*\|\s*`([0-9a-f]{64})`", CARD.read_text())
-    assert match is not None, "MODEL_CARD.md records no sha256 for models/centerface_int8.onnx"
+    match = re.search(rf"`src/faceanon/model/{re.escape(MODEL.name)}`\s*\|\s*`([0-9a-f]{{64}})`", CARD.read_text())
+    assert match is not None, f"MODEL_CARD.md records no sha256 for {MODEL.name}"
     assert model_sha256(MODEL) == match.group(1)

@@ -24,9 +24,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceanon import cli, serve
+from faceanon import cli
 from faceanon.errors import FaceAnonError
 from faceanon.settings import Settings
+from faceanon_tools import serve
 
 REPO = Path(__file__).resolve().parents[2]
 API_FUNCTION = "AnonymiseApiFunction"
@@ -82,7 +83,9 @@ class Stub:
 
 
 def start(handlers: dict[str, Handler], template: Path | None = None) -> serve.DemoServer:
-    server = serve.make_server("127.0.0.1", 0, template=template, handlers=handlers, quiet=True)
+    server = serve.make_server(
+        "127.0.0.1", 0, template=template or REPO / "template.yaml", handlers=handlers, quiet=True
+    )
     threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     return server
 
@@ -177,7 +180,7 @@ def test_page_uses_no_external_resources(stub_server: tuple[serve.DemoServer, St
 
 
 def test_page_defaults_are_the_products_defaults() -> None:
-    page = (REPO / "src" / "faceanon" / "web" / "index.html").read_text()
+    page = (REPO / "src" / "faceanon_tools" / "web" / "index.html").read_text()
     parser = _Controls()
     parser.feed(page)
     defaults = Settings()
@@ -568,3 +571,37 @@ def test_port_in_use_is_a_clear_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(serve.ServeError, match=f"cannot listen on 127.0.0.1:{port}"):
             serve.make_server("127.0.0.1", port, handlers={API_FUNCTION: Stub()}, quiet=True)
+
+
+# ---------------------------------------------------------------- without the tools extra
+
+
+@pytest.mark.parametrize(("command", "missing"), [("serve", "yaml"), ("invoke", "yaml"), ("invoke", "awslambdaric")])
+def test_tools_command_without_the_extra_exits_2_with_the_install_hint(
+    command: str, missing: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # import of it raises ImportError, as when not installed
+    arguments = ["serve", "--port", "0"] if command == "serve" else ["invoke", "Fn", "event.json"]
+    assert cli.main(arguments) == 2
+    err = capsys.readouterr().err
+    assert f"faceanon {command} needs the tools extra" in err
+    assert "pip install 'faceanon[tools]'" in err
+
+
+def test_help_lists_the_tools_commands_without_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "serve" in out
+    assert "invoke" in out
+
+
+def test_default_template_is_found_in_a_parent_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "sub" / "deeper")
+    assert serve.default_template() == tmp_path / "template.yaml"

@@ -36,9 +36,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import FaceAnonError
+from faceanon.errors import FaceAnonError
+
+from . import INSTALL_HINT, require_extra
 from .lambda_context import LocalContext
-from .lambda_invoke import function_spec, load_template
+from .lambda_invoke import function_spec
+from .template import find_template, load_template
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -48,12 +51,12 @@ _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-# Page assets: URL path -> (file in faceanon/, content type). Read from the package on every request.
-STATIC: Mapping[str, tuple[tuple[str, ...], str]] = {
-    "/": (("web", "index.html"), "text/html; charset=utf-8"),
-    "/app.js": (("web", "app.js"), "text/javascript; charset=utf-8"),
-    "/style.css": (("web", "style.css"), "text/css; charset=utf-8"),
-    "/sample.jpg": (("samples", "astronaut.jpg"), "image/jpeg"),
+# Page assets: URL path -> (package, file in it, content type). Read from the package on every request.
+STATIC: Mapping[str, tuple[str, tuple[str, ...], str]] = {
+    "/": ("faceanon_tools", ("web", "index.html"), "text/html; charset=utf-8"),
+    "/app.js": ("faceanon_tools", ("web", "app.js"), "text/javascript; charset=utf-8"),
+    "/style.css": ("faceanon_tools", ("web", "style.css"), "text/css; charset=utf-8"),
+    "/sample.jpg": ("faceanon", ("samples", "astronaut.jpg"), "image/jpeg"),
 }
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -93,9 +96,8 @@ class Route:
 
 
 def default_template() -> Path:
-    """template.yaml of the checkout this package runs from (editable install), else of the current folder."""
-    beside = Path(__file__).resolve().parents[2] / "template.yaml"
-    return beside if beside.is_file() else Path("template.yaml")
+    """template.yaml of the current folder or its nearest parent that has one (run from the checkout)."""
+    return find_template()
 
 
 def find_routes(template_path: Path) -> list[Route]:
@@ -155,7 +157,7 @@ def load_handler(route: Route) -> Handler:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ServeError(
-            f"cannot import {route.handler} from {code_dir}: {exc} (install the aws extra: pip install -e '.[aws]')"
+            f"cannot import {route.handler} from {code_dir}: {exc} (install the tools extra: {INSTALL_HINT})"
         ) from exc
     handler = getattr(module, function_name, None)
     if not callable(handler):
@@ -391,8 +393,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         asset = STATIC.get(path)
         if asset is not None:
-            parts, content_type = asset
-            data = resources.files("faceanon").joinpath(*parts).read_bytes()
+            package, parts, content_type = asset
+            data = resources.files(package).joinpath(*parts).read_bytes()
             self._send(HttpResponse(200, [("Content-Type", content_type)], data), _PAGE_HEADERS)
             return
         self._dispatch()
@@ -489,6 +491,7 @@ def make_server(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    require_extra("faceanon serve", ("yaml", "boto3", "aws_lambda_powertools"))
     template = Path(args.template) if args.template else default_template()
     check_loopback(args.host)
     for route in find_routes(template):
@@ -516,6 +519,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"loopback address to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
-    parser.add_argument("--template", help="SAM template with the API routes (default: the checkout's template.yaml)")
+    parser.add_argument(
+        "--template", help="SAM template with the API routes (default: template.yaml here or in a parent folder)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no request log on stderr")
     parser.set_defaults(handler=cmd_serve)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from .nms import iou_matrix
+from faceanon.nms import iou_matrix
 
 HEIGHT_BINS: tuple[tuple[str, float, float], ...] = (
     ("<10", 0.0, 10.0),

@@ -29,12 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import FaceAnonError
+from faceanon.errors import FaceAnonError
 
-if TYPE_CHECKING:
-    import yaml
+from . import require_extra
+from .template import load_template
 
 RUNTIME_PACKAGES = ("awslambdaric", "boto3")  # what Lambda's python3.12 runtime has on its path
 BUILD_DIR = Path(".aws-sam/build")
@@ -46,41 +46,7 @@ class InvokeError(FaceAnonError):
     """The function could not be found, set up or run."""
 
 
-# ---------------------------------------------------------------- template
-
-
-def _construct_tag(loader: "yaml.SafeLoader", suffix: str, node: "yaml.Node") -> Any:
-    """CloudFormation short-form tags (!Ref, !Sub, ...) become their long form ({"Ref": x}, {"Fn::Sub": y})."""
-    import yaml  # a dev dependency, needed only by `faceanon invoke`
-
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    import yaml  # a dev dependency, needed only by `faceanon invoke`
-
-    class CfnLoader(yaml.SafeLoader):
-        pass
-
-    CfnLoader.add_multi_constructor("!", _construct_tag)
-    try:
-        template = yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvokeError(f"cannot read template {path}: {exc}") from exc
-    if not isinstance(template, dict) or "Resources" not in template:
-        raise InvokeError(f"{path} is not a SAM template")
-    return template
+# ---------------------------------------------------------------- template (read by template.py)
 
 
 @dataclass(frozen=True)
@@ -216,7 +182,7 @@ def runtime_dir(target: Path, packages: Sequence[str] = RUNTIME_PACKAGES) -> Pat
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError as exc:
-            raise InvokeError(f"{name} is not installed (pip install awslambdaric boto3)") from exc
+            raise InvokeError(f"{name} is not installed (pip install 'faceanon[tools]')") from exc
         site = Path(str(dist.locate_file("")))
         for top in _top_level(dist):
             link = target / top
@@ -468,6 +434,7 @@ def _save_body(response: bytes, path: Path) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    require_extra("faceanon invoke", ("yaml", "awslambdaric", "boto3"))
     template = Path(args.template) if args.template else BUILD_DIR / "template.yaml"
     if not template.is_file():
         raise InvokeError(f"{template} not found: run `bash scripts/sam_tools.sh build` first")
