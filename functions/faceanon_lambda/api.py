@@ -24,10 +24,10 @@ from faceanon.errors import (
     PayloadTooLargeError,
     UnsupportedImageError,
 )
+from faceanon.service import Anonymise, AnonymiseResult
 from faceanon.settings import Settings
 
 from .config import LAMBDA_PAYLOAD_LIMIT, LambdaConfig
-from .result import ResultLike, boxes
 
 # JSON field -> type(s) accepted. Settings validates the values.
 _JSON_FIELDS: dict[str, tuple[type, ...]] = {
@@ -136,7 +136,7 @@ def parse_request(event: APIGatewayProxyEvent, config: LambdaConfig) -> ApiReque
     raise UnsupportedImageError("Content-Type must be application/json or image/*")
 
 
-def success_response(result: ResultLike, request: ApiRequest) -> dict[str, Any]:
+def success_response(result: AnonymiseResult, request: ApiRequest) -> dict[str, Any]:
     encoded = base64.b64encode(result.image).decode("ascii")
     if len(encoded) + _HEADER_ROOM > LAMBDA_PAYLOAD_LIMIT:
         raise PayloadTooLargeError("the anonymised image is too large for an API response; use the input bucket")
@@ -161,7 +161,7 @@ def success_response(result: ResultLike, request: ApiRequest) -> dict[str, Any]:
         "model": result.model_sha256,
     }
     if request.return_boxes:
-        body["boxes"] = boxes(result)
+        body["boxes"] = result.faces_report()
     return json_response(200, body)
 
 
@@ -184,7 +184,7 @@ def error_response(exc: Exception) -> dict[str, Any]:
 
 
 def anonymise_request(
-    event: dict[str, Any], *, config: LambdaConfig, settings: Settings, anonymise: Any
+    event: dict[str, Any], *, config: LambdaConfig, settings: Settings, anonymise: Anonymise
 ) -> dict[str, Any]:
     """The whole API path as a plain function: returns the proxy response (raises only on 5xx causes)."""
     request = parse_request(APIGatewayProxyEvent(event), config)

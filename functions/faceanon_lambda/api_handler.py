@@ -17,7 +17,7 @@ SETTINGS = Settings.from_env()
 DETECTOR = service.get_detector(SETTINGS)  # model load happens in the init phase, once per process
 
 
-def _anonymise(data: bytes, settings: Settings) -> Any:
+def _anonymise(data: bytes, settings: Settings) -> service.AnonymiseResult:
     started = time.perf_counter()
     result = service.anonymise(data, settings, detector=DETECTOR)
     duration_ms = (time.perf_counter() - started) * 1000

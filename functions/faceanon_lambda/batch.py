@@ -32,10 +32,10 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from faceanon.errors import FaceAnonError, InvalidRequestError, ModelError
+from faceanon.service import Anonymise
 from faceanon.settings import Settings
 
 from .config import LambdaConfig
-from .result import Anonymise
 from .s3_pipeline import SourceObject, anonymise_object
 
 SCHEMA_VERSION = "2.0"

@@ -27,7 +27,7 @@ _METRIC = {
 }
 
 
-def _anonymise(data: bytes, settings: Settings) -> Any:
+def _anonymise(data: bytes, settings: Settings) -> service.AnonymiseResult:
     result = service.anonymise(data, settings, detector=DETECTOR)
     metrics.add_metric(name="ImagesAnonymised", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FacesFound", unit=MetricUnit.Count, value=result.face_count)

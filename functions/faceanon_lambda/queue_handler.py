@@ -21,7 +21,7 @@ S3 = boto3.client("s3")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _anonymise(data: bytes, settings: Settings) -> Any:
+def _anonymise(data: bytes, settings: Settings) -> service.AnonymiseResult:
     return service.anonymise(data, settings, detector=DETECTOR)
 
 

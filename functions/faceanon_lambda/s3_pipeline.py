@@ -15,10 +15,10 @@ from urllib.parse import unquote_plus, urlencode
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from faceanon.errors import InvalidRequestError, PayloadTooLargeError
+from faceanon.service import Anonymise, AnonymiseResult
 from faceanon.settings import Settings
 
 from .config import LambdaConfig
-from .result import Anonymise, ResultLike, boxes
 
 AUDIT_SCHEMA = "faceanon.audit/1"
 MAX_TAGS = 10  # S3's limit per object
@@ -73,7 +73,7 @@ def parse_message(body: Any) -> list[SourceObject]:
     return sources
 
 
-def object_tags(result: ResultLike, source: SourceObject) -> dict[str, str]:
+def object_tags(result: AnonymiseResult, source: SourceObject) -> dict[str, str]:
     tags = {
         "faces": str(result.face_count),
         "method": result.method,
@@ -89,7 +89,7 @@ def object_tags(result: ResultLike, source: SourceObject) -> dict[str, str]:
 
 
 def audit_record(
-    result: ResultLike, source: SourceObject, output_bucket: str, output_key: str, request_id: str
+    result: AnonymiseResult, source: SourceObject, output_bucket: str, output_key: str, request_id: str
 ) -> dict[str, Any]:
     return {
         "schema": AUDIT_SCHEMA,
@@ -104,7 +104,7 @@ def audit_record(
         },
         "output": {"bucket": output_bucket, "key": output_key, "content_type": result.content_type},
         "image": {"width": result.width, "height": result.height, "frames": result.frames},
-        "faces": boxes(result),
+        "faces": result.faces_report(),
         "face_count": result.face_count,
         "method": result.method,
         "shape": result.shape,

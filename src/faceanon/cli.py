@@ -1,7 +1,8 @@
 """faceanon: find every face in photos and mask it, on your own machine.
 
 The parser only: nothing heavy (numpy, Pillow, ONNX Runtime, the local API server) is imported until a
-command runs, so `faceanon --help` starts fast. The commands live in cli_run.py, the process pool in
+command runs, so `faceanon --help` starts fast. The commands live in cli_anonymise.py, cli_detect.py and
+cli_run.py (demo), their shared inputs and report in cli_inputs.py and cli_report.py, the process pool in
 cli_pool.py and the progress bar in cli_progress.py.
 """
 

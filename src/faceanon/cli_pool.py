@@ -78,7 +78,7 @@ def anonymise_task(source: str, target: str | None, data: bytes | None = None) -
         "height": result.height,
         "frames": result.frames,
         "face_count": result.face_count,
-        "faces": [[*(round(v, 1) for v in face.box), round(face.score, 4)] for face in result.faces],
+        "faces": result.faces_as_rows(),
     }
     if result.frames > 1:
         record["face_frames"] = [face.frame for face in result.faces]
@@ -107,7 +107,7 @@ def detect_task(source: str, preview: str | None, data: bytes | None = None) -> 
         "file": source,
         "width": int(rgb.shape[1]),
         "height": int(rgb.shape[0]),
-        "faces": [{"box": [round(float(v), 1) for v in det[:4]], "score": round(float(det[4]), 4)} for det in dets],
+        "faces": [face.to_report() for face in service.faces_from_detections(dets)],
     }
 
 

@@ -12,7 +12,7 @@ Review rule (``AnonymiseResult.review``): a result is flagged for a human look w
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -50,15 +50,30 @@ class Face:
     score: float
     frame: int = 0
 
+    def as_row(self) -> list[float]:
+        """``[x1, y1, x2, y2, score]`` rounded for humans (0.1 px, 4 decimals): the one place faces are rounded."""
+        return [*(round(v, 1) for v in self.box), round(self.score, 4)]
+
     def to_report(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4)}
+        """``{"box": [x1, y1, x2, y2], "score": s, "frame"?: n}`` (frame only past the first): faces as JSON."""
+        *box, score = self.as_row()
+        report: dict[str, Any] = {"box": box, "score": score}
         if self.frame:
             report["frame"] = self.frame
         return report
 
 
+def faces_from_detections(dets: npt.NDArray[np.float32], frame: int = 0) -> tuple[Face, ...]:
+    """One frame's detector rows (x1, y1, x2, y2, score) as Faces."""
+    return tuple(
+        Face(box=(float(d[0]), float(d[1]), float(d[2]), float(d[3])), score=float(d[4]), frame=frame) for d in dets
+    )
+
+
 @dataclass(frozen=True)
 class AnonymiseResult:
+    """One anonymised image and how it was made: what the CLI, the Lambda handlers and the audit record read."""
+
     image: bytes
     content_type: str
     format: str
@@ -79,6 +94,14 @@ class AnonymiseResult:
     def face_count(self) -> int:
         return len(self.faces)
 
+    def faces_report(self) -> list[dict[str, Any]]:
+        """The faces as JSON objects (the report, the API's ``boxes`` and the audit record's ``faces``)."""
+        return [face.to_report() for face in self.faces]
+
+    def faces_as_rows(self) -> list[list[float]]:
+        """The faces as compact ``[x1, y1, x2, y2, score]`` rows (the CLI's per-file records)."""
+        return [face.as_row() for face in self.faces]
+
     def to_report(self) -> dict[str, Any]:
         """Everything but the image bytes, JSON-able (for the CLI report, API headers and audit logs)."""
         return {
@@ -88,7 +111,7 @@ class AnonymiseResult:
             "height": self.height,
             "frames": self.frames,
             "face_count": self.face_count,
-            "faces": [face.to_report() for face in self.faces],
+            "faces": self.faces_report(),
             "method": self.method,
             "shape": self.shape,
             "mask_scale": self.mask_scale,
@@ -98,6 +121,10 @@ class AnonymiseResult:
             "review": self.review,
             "review_reasons": list(self.review_reasons),
         }
+
+
+# anonymise bound to one detector, as the Lambda handlers pass it on: (image bytes, settings) -> result.
+Anonymise = Callable[[bytes, Settings], AnonymiseResult]
 
 
 @cache
@@ -164,9 +191,7 @@ def anonymise(data: bytes, settings: Settings, detector: Detector | None = None)
                     mask_scale=settings.mask_scale,
                 )
             )
-        faces.extend(
-            Face(box=(float(d[0]), float(d[1]), float(d[2]), float(d[3])), score=float(d[4]), frame=index) for d in dets
-        )
+        faces.extend(faces_from_detections(dets, frame=index))
     if len(masked) != len(decoded.frames):  # fail closed: never encode fewer frames than were decoded
         raise ModelError("not every frame was processed")
     with clock("encode"):

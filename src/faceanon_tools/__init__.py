@@ -1,9 +1,11 @@
 """faceanon's development tools: they run on a laptop or in CI, never in Lambda (the layer does not ship them).
 
-``faceanon serve`` (serve.py + web/: the API and demo page on one machine), ``faceanon invoke``
-(lambda_invoke.py + lambda_context.py: Docker-free ``sam local invoke``), the one CloudFormation template
-reader (template.py), and the detector's evaluation (evaluation.py: WIDER scoring; face_free.py: the held-out
-face-free photos). Their dependencies are the ``tools`` extra: ``pip install 'faceanon[tools]'``.
+``faceanon serve`` (serve.py, serve_routes.py, serve_proxy.py, serve_http.py + web/: the API and demo page on
+one machine), ``faceanon invoke`` (lambda_invoke.py, lambda_spec.py, lambda_sandbox.py, lambda_runtime_api.py,
+lambda_context.py: Docker-free ``sam local invoke``), the one CloudFormation template reader (template.py), and
+the detector's evaluation (evaluation.py re-exports datasets.py, scoring.py (WIDER one-to-one scoring) and
+mask_coverage.py; face_free.py: the held-out face-free photos). Their dependencies are the ``tools`` extra:
+``pip install 'faceanon[tools]'``.
 """
 
 import importlib

@@ -10,288 +10,48 @@ only what Lambda's python3.12 runtime provides (awslambdaric, boto3), so nothing
 No AWS SDK is imported here: the child process does the AWS calls (point it at moto with AWS_ENDPOINT_URL).
 """
 
+# The docstring above is `faceanon invoke --help`. Parts: lambda_spec.py (the function of the built template),
+# lambda_sandbox.py (layer architecture, the runtime directory), lambda_runtime_api.py (the Runtime API
+# stand-in); here, the child process and the command.
+
 import argparse
 import base64
-import importlib.metadata as metadata
 import json
 import os
-import platform
 import queue
-import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faceanon.errors import FaceAnonError
-
 from . import require_extra
-from .template import load_template
+from .lambda_runtime_api import Invocation, RuntimeApi, serve_runtime_api
+from .lambda_sandbox import RUNTIME_PACKAGES, check_layer_architecture, runtime_dir
+from .lambda_spec import FunctionSpec, InvokeError, function_spec
 
-RUNTIME_PACKAGES = ("awslambdaric", "boto3")  # what Lambda's python3.12 runtime has on its path
+__all__ = [
+    "BUILD_DIR",
+    "RUNTIME_PACKAGES",
+    "FunctionSpec",
+    "Invocation",
+    "InvokeError",
+    "InvokeReport",
+    "RuntimeApi",
+    "check_layer_architecture",
+    "child_environment",
+    "cmd_invoke",
+    "function_spec",
+    "invoke",
+    "register",
+    "runtime_dir",
+]
+
 BUILD_DIR = Path(".aws-sam/build")
-_ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64"}
-_API = "/2018-06-01/runtime"
-
-
-class InvokeError(FaceAnonError):
-    """The function could not be found, set up or run."""
-
-
-# ---------------------------------------------------------------- template (read by template.py)
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    name: str
-    handler: str
-    code_dir: Path
-    layer_dirs: tuple[Path, ...]
-    environment: dict[str, str]
-    timeout: int
-    memory_mb: int
-    unresolved: tuple[str, ...] = ()
-
-
-def _resolve(value: Any, parameters: Mapping[str, str], region: str) -> str | None:
-    """A plain value, a parameter reference or a pseudo parameter; None for anything needing a deployment."""
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        ref = value["Ref"]
-        if ref in parameters:
-            return parameters[ref]
-        return {"AWS::Region": region, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}.get(ref)
-    return None
-
-
-def function_spec(
-    template_path: Path, name: str, *, overrides: Mapping[str, str] | None = None, region: str = "eu-west-1"
-) -> FunctionSpec:
-    """Everything needed to run function ``name`` of a (built) template, resolved like CloudFormation would."""
-    template = load_template(template_path)
-    base = template_path.resolve().parent
-    resources: dict[str, Any] = template["Resources"]
-    resource = resources.get(name)
-    if not resource or resource.get("Type") != "AWS::Serverless::Function":
-        functions = sorted(k for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function")
-        raise InvokeError(f"no function {name!r} in {template_path}; functions: {', '.join(functions)}")
-    parameters = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-    parameters.update(overrides or {})
-    globals_ = template.get("Globals", {}).get("Function", {})
-    props = {**globals_, **resource.get("Properties", {})}
-    variables = {
-        **globals_.get("Environment", {}).get("Variables", {}),
-        **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
-    }
-    environment: dict[str, str] = {}
-    unresolved = []
-    for key, raw in variables.items():
-        resolved = _resolve(raw, parameters, region)
-        if resolved is None:
-            unresolved.append(key)
-        else:
-            environment[key] = resolved
-    layers = []
-    for ref in props.get("Layers", []):
-        layer_id = ref.get("Ref") if isinstance(ref, dict) else None
-        layer = resources.get(layer_id or "", {})
-        if layer.get("Type") != "AWS::Serverless::LayerVersion":
-            raise InvokeError(f"{name}: layer {ref!r} is not a layer of this template")
-        layers.append(base / layer["Properties"]["ContentUri"])
-    handler = props.get("Handler")
-    if not isinstance(handler, str):
-        raise InvokeError(f"{name} has no Handler")
-    return FunctionSpec(
-        name=name,
-        handler=handler,
-        code_dir=base / str(props.get("CodeUri", ".")),
-        layer_dirs=tuple(layers),
-        environment=environment,
-        timeout=int(props.get("Timeout", 3)),
-        memory_mb=int(props.get("MemorySize", 128)),
-        unresolved=tuple(unresolved),
-    )
-
-
-# ---------------------------------------------------------------- sandbox paths
-
-
-def _elf_machine(path: Path) -> str | None:
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    if header[:4] != b"\x7fELF":
-        return None
-    return _ELF_MACHINES.get(int.from_bytes(header[18:20], "little"), "other")
-
-
-def check_layer_architecture(layer_python: Path) -> None:
-    """Refuse a layer whose native code cannot run on this machine (e.g. an arm64 build on x86_64)."""
-    host = {"arm64": "aarch64", "amd64": "x86_64"}.get(platform.machine().lower(), platform.machine().lower())
-    for library in layer_python.rglob("*.so*"):
-        machine = _elf_machine(library) if library.is_file() else None
-        if machine is not None:
-            if machine != host:
-                raise InvokeError(
-                    f"the built layer is {machine} and this machine is {host}: "
-                    f"rebuild with `bash scripts/sam_tools.sh build` (it builds for this machine)"
-                )
-            return
-
-
-def _requirement_names(dist: metadata.Distribution) -> list[str]:
-    names = []
-    for requirement in dist.requires or []:
-        if "extra ==" in requirement:
-            continue
-        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-        if match:
-            names.append(match.group(0))
-    return names
-
-
-def _top_level(dist: metadata.Distribution) -> set[str]:
-    names = set()
-    for file in dist.files or []:
-        first = file.parts[0]
-        if first == ".." or first.endswith((".dist-info", ".egg-info", ".pth")) or first == "__pycache__":
-            continue
-        names.add(first)
-    return names
-
-
-def runtime_dir(target: Path, packages: Sequence[str] = RUNTIME_PACKAGES) -> Path:
-    """A stand-in for Lambda's /var/runtime: symlinks to awslambdaric, boto3 and their dependencies only."""
-    target.mkdir(parents=True, exist_ok=True)
-    seen: set[str] = set()
-    pending = list(packages)
-    while pending:
-        name = pending.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError as exc:
-            raise InvokeError(f"{name} is not installed (pip install 'faceanon[tools]')") from exc
-        site = Path(str(dist.locate_file("")))
-        for top in _top_level(dist):
-            link = target / top
-            if not link.exists():
-                link.symlink_to(site / top)
-        pending.extend(_requirement_names(dist))
-    return target
-
-
-# ---------------------------------------------------------------- Runtime API stand-in
-
-
-@dataclass
-class Invocation:
-    request_id: str
-    event: bytes
-    started: float = 0.0
-    finished: float = 0.0
-    response: bytes | None = None
-    error: dict[str, Any] | None = None
-
-    @property
-    def duration_ms(self) -> float:
-        return (self.finished - self.started) * 1000
-
-
-@dataclass
-class RuntimeApi:
-    """Serves invocations to one runtime client over the Lambda Runtime API (2018-06-01), on 127.0.0.1."""
-
-    function_arn: str
-    timeout_s: int
-    pending: "queue.Queue[Invocation]" = field(default_factory=queue.Queue)
-    done: "queue.Queue[Invocation]" = field(default_factory=queue.Queue)
-    first_poll: float = 0.0
-    init_error: dict[str, Any] | None = None
-    current: dict[str, Invocation] = field(default_factory=dict)
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def handler_class(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _reply(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                if self.path != f"{_API}/invocation/next":
-                    self._reply(404)
-                    return
-                if not api.first_poll:
-                    api.first_poll = time.perf_counter()
-                while not api.stopping.is_set():
-                    try:
-                        invocation = api.pending.get(timeout=0.1)
-                    except queue.Empty:
-                        continue
-                    invocation.started = time.perf_counter()
-                    api.current[invocation.request_id] = invocation
-                    deadline = int(time.time() * 1000) + api.timeout_s * 1000
-                    headers = {
-                        "Content-Type": "application/json",
-                        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                        "Lambda-Runtime-Deadline-Ms": str(deadline),
-                        "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
-                        "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
-                    }
-                    self._reply(200, invocation.event, headers)
-                    return
-                self.close_connection = True
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                parts = self.path.removeprefix(_API).strip("/").split("/")
-                if parts == ["init", "error"]:
-                    api.init_error = _json_or_text(body)
-                    self._reply(202)
-                    return
-                if len(parts) == 3 and parts[0] == "invocation" and parts[1] in api.current:
-                    invocation = api.current.pop(parts[1])
-                    invocation.finished = time.perf_counter()
-                    if parts[2] == "response":
-                        invocation.response = body
-                    else:
-                        invocation.error = _json_or_text(body)
-                    self._reply(202)
-                    api.done.put(invocation)
-                    return
-                self._reply(404)
-
-        return Handler
-
-
-def _json_or_text(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"errorMessage": body.decode(errors="replace")}
-    return parsed if isinstance(parsed, dict) else {"errorMessage": parsed}
 
 
 @dataclass
@@ -303,27 +63,6 @@ class InvokeReport:
     @property
     def ok(self) -> bool:
         return self.init_error is None and all(i.response is not None for i in self.invocations)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # the runtime is stopped mid-poll on purpose
-            super().handle_error(request, client_address)
-
-
-@contextmanager
-def _server(api: RuntimeApi) -> Iterator[str]:
-    server = _Server(("127.0.0.1", 0), api.handler_class())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        api.stopping.set()
-        server.shutdown()
-        server.server_close()
 
 
 def child_environment(spec: FunctionSpec, api_address: str, extra: Mapping[str, str]) -> dict[str, str]:
@@ -369,7 +108,7 @@ def invoke(
     arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{spec.name}"
     api = RuntimeApi(function_arn=arn, timeout_s=spec.timeout)
     invocations = [Invocation(str(uuid.uuid4()), event) for event in events]
-    with tempfile.TemporaryDirectory(prefix="faceanon-runtime-") as tmp, _server(api) as address:
+    with tempfile.TemporaryDirectory(prefix="faceanon-runtime-") as tmp, serve_runtime_api(api) as address:
         runtime = runtime_dir(Path(tmp) / "runtime")
         env = child_environment(spec, address, extra_env or {})
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (spec.code_dir, *layer_paths, runtime))

@@ -9,8 +9,10 @@ import pytest
 from moto import mock_aws
 
 from faults.faults import Faults
-from faults.stack import Stack
-from hostile.harness import REGION, BoxDetector, template_handler, use_detector
+from support.aws import REGION, use_detector
+from support.fakes import BoxDetector
+from support.stack import Stack
+from support.template import template_handler
 
 
 @pytest.fixture

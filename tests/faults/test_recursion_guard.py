@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from faults.stack import Stack, template_notifications
 from hostile.corpus import base_jpeg
-from hostile.harness import INPUT, OUTPUT, Context, resources, s3_record, sqs_record, template
+from support.aws import INPUT, OUTPUT, Context, s3_record, sqs_record
+from support.stack import Stack, template_notifications
+from support.template import resources, template
 
 
 def _flatten(value: Any) -> str:

@@ -10,9 +10,9 @@ from urllib.parse import unquote_plus
 import pytest
 
 from faults.faults import Faults
-from faults.stack import Stack, template_max_receive_count
 from hostile.corpus import base_jpeg, private_photo
-from hostile.harness import OUTPUT
+from support.aws import OUTPUT
+from support.stack import Stack, template_max_receive_count
 
 KEY = "uploads/holiday.jpg"
 

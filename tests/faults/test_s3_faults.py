@@ -9,9 +9,9 @@ import pytest
 
 from faceanon.errors import ModelError
 from faults.faults import ERRORS, STREAM_ERRORS, Faults
-from faults.stack import Stack
 from hostile.corpus import base_jpeg
-from hostile.harness import INPUT, OUTPUT
+from support.aws import INPUT, OUTPUT
+from support.stack import Stack
 
 KEY = "uploads/photo 1.jpg"
 

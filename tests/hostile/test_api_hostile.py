@@ -14,7 +14,10 @@ import pytest
 from PIL import Image
 
 from hostile.corpus import OK, ImageCase, RequestCase, base_jpeg, binary_event, image_cases, json_event, request_cases
-from hostile.harness import BoxDetector, Context, hang_guard, peak_rss_mib, template_handler, use_detector
+from hostile.guards import hang_guard, peak_rss_mib
+from support.aws import Context, use_detector
+from support.fakes import BoxDetector
+from support.template import template_handler
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_RSS_GROWTH_MIB = 400  # decoding any bomb of the corpus would take 900 MiB or more

@@ -10,7 +10,9 @@ import pytest
 
 from faceanon.detector import CenterFaceDetector
 from hostile.corpus import OK, ImageCase, binary_event, image_cases
-from hostile.harness import Context, hang_guard, peak_rss_mib, template_handler, use_detector
+from hostile.guards import hang_guard, peak_rss_mib
+from support.aws import Context, use_detector
+from support.template import template_handler
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

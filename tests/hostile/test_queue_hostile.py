@@ -17,19 +17,10 @@ from faceanon import service
 from faceanon.errors import FaceAnonError
 from faceanon.settings import Settings
 from hostile.corpus import ImageCase, image_cases
-from hostile.harness import (
-    INPUT,
-    OUTPUT,
-    REGION,
-    BoxDetector,
-    Context,
-    create_buckets,
-    hang_guard,
-    object_keys,
-    sqs_event,
-    template_handler,
-    use_detector,
-)
+from hostile.guards import hang_guard
+from support.aws import INPUT, OUTPUT, REGION, Context, create_buckets, object_keys, sqs_event, use_detector
+from support.fakes import BoxDetector
+from support.template import template_handler
 
 INVALID = [case for case in image_cases() if not case.valid]
 

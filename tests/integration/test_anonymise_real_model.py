@@ -7,12 +7,12 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from conftest import exif_with_gps_and_thumbnail, jpeg_segments, to_bytes
 from faceanon.detector import CenterFaceDetector
 from faceanon.nms import iou_matrix
 from faceanon.service import anonymise
 from faceanon.settings import Settings
 from faceanon_tools.evaluation import ellipse_in_box
+from support.images import exif_with_gps_and_thumbnail, jpeg_segments, to_bytes
 
 CROP = (60, 0, 460, 300)  # a landscape crop of the sample around the face: rotations change its shape
 

@@ -3,13 +3,10 @@ that is indistinguishable from the same photo anonymised by the upload (SQS) pat
 
 import copy
 import functools
-import importlib
 import io
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -22,6 +19,7 @@ from moto import mock_aws
 from PIL import Image
 
 from faceanon_tools.lambda_context import LocalContext
+from support.handlers import load_handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"
@@ -46,13 +44,6 @@ def s3(monkeypatch: pytest.MonkeyPatch, real_model_path: Path) -> Iterator[Any]:
         for bucket in (INPUT, OUTPUT):
             client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         yield client
-
-
-def fresh(module: str) -> ModuleType:
-    """Import a handler module anew (its config, S3 client and detector are built at import, inside mock_aws)."""
-    for name in [n for n in sys.modules if n.startswith("faceanon_lambda")]:
-        del sys.modules[name]
-    return importlib.import_module(module)
 
 
 def batch_event() -> dict[str, Any]:
@@ -98,7 +89,7 @@ def test_shipped_event_two_photos_and_a_missing_key(
     photos = task_keys(event)[:2]
     for key in photos:
         s3.put_object(Bucket=INPUT, Key=key, Body=sample_bytes)
-    response = fresh("faceanon_lambda.batch_handler").handler(event, Context())
+    response = load_handler("faceanon_lambda.batch_handler").handler(event, Context())
     assert response["invocationSchemaVersion"] == "2.0"
     assert response["invocationId"] == event["invocationId"]
     results = response["results"]
@@ -120,7 +111,7 @@ def test_shipped_event_two_photos_and_a_missing_key(
 def test_backfilled_object_matches_the_upload_path(s3: Any, sample_bytes: bytes) -> None:
     key = task_keys(batch_event())[0]
     etag = s3.put_object(Bucket=INPUT, Key=key, Body=sample_bytes)["ETag"].strip('"')
-    queue = fresh("faceanon_lambda.queue_handler")
+    queue = load_handler("faceanon_lambda.queue_handler")
     assert queue.handler(sqs_event(key, etag), Context()) == {"batchItemFailures": []}
     uploaded = stored(s3, key)
     for out in output_keys(s3):
@@ -128,7 +119,7 @@ def test_backfilled_object_matches_the_upload_path(s3: Any, sample_bytes: bytes)
 
     event = batch_event()
     event["tasks"] = event["tasks"][:1]
-    response = fresh("faceanon_lambda.batch_handler").handler(event, Context())
+    response = load_handler("faceanon_lambda.batch_handler").handler(event, Context())
     assert response["results"][0]["resultCode"] == "Succeeded"
     backfilled = stored(s3, key)
     assert np.array_equal(backfilled[0], uploaded[0])
@@ -140,7 +131,7 @@ def test_rerun_of_a_job_skips_done_objects(s3: Any, sample_bytes: bytes) -> None
     event = batch_event()
     for key in task_keys(event)[:2]:
         s3.put_object(Bucket=INPUT, Key=key, Body=sample_bytes)
-    handler = fresh("faceanon_lambda.batch_handler").handler
+    handler = load_handler("faceanon_lambda.batch_handler").handler
     handler(event, Context())
     again = handler(copy.deepcopy(event), Context())["results"]
     assert [r["resultCode"] for r in again] == ["Succeeded", "Succeeded", "PermanentFailure"]
@@ -151,7 +142,7 @@ def test_text_file_is_a_permanent_failure(s3: Any) -> None:
     event = batch_event()
     event["tasks"] = [{**event["tasks"][0], "s3Key": "notes/read+me.txt"}]
     s3.put_object(Bucket=INPUT, Key="notes/read me.txt", Body=b"shopping list: eggs, milk")
-    response = fresh("faceanon_lambda.batch_handler").handler(event, Context())
+    response = load_handler("faceanon_lambda.batch_handler").handler(event, Context())
     assert response["results"][0]["resultCode"] == "PermanentFailure"
     assert response["results"][0]["resultString"].startswith("UnsupportedImageError: ")
     assert output_keys(s3) == []
@@ -179,7 +170,7 @@ def test_throttling_is_a_temporary_failure(s3: Any, sample_bytes: bytes, monkeyp
     event = batch_event()
     event["tasks"] = event["tasks"][:1]
     s3.put_object(Bucket=INPUT, Key=task_keys(event)[0], Body=sample_bytes)
-    module = fresh("faceanon_lambda.batch_handler")
+    module = load_handler("faceanon_lambda.batch_handler")
     throttled = ThrottledGets(module.S3)
     monkeypatch.setattr(module, "S3", throttled)
     response = module.handler(event, Context())

@@ -6,10 +6,8 @@ In-process with ``mock_aws`` here; test_lambda_invoke.py runs the same path out 
 """
 
 import functools
-import importlib
 import io
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +22,8 @@ from PIL import Image
 from faceanon import service
 from faceanon.settings import Settings
 from faceanon_tools.lambda_context import LocalContext
-from sqs_records import lambda_record
+from support.handlers import load_handler
+from support.sqs_records import lambda_record
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "faceanon" / "samples" / "astronaut.jpg"
 REGION, INPUT, OUTPUT = "eu-west-1", "faceanon-in", "faceanon-out"
@@ -97,9 +96,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
 
 @pytest.fixture
 def queue_handler(aws: tuple[Any, Any]) -> ModuleType:
-    for name in [n for n in sys.modules if n.startswith("faceanon_lambda")]:
-        del sys.modules[name]
-    return importlib.import_module("faceanon_lambda.queue_handler")
+    return load_handler("faceanon_lambda.queue_handler")
 
 
 def test_upload_is_anonymised_once_with_tags_and_audit(aws: tuple[Any, Any], queue_handler: ModuleType) -> None:

@@ -17,17 +17,9 @@ import pytest
 from moto import mock_aws
 
 from hostile.corpus import EXIF_SECRETS, GPS_LATITUDE, binary_event, json_event, private_photo
-from hostile.harness import (
-    INPUT,
-    REGION,
-    BoxDetector,
-    Context,
-    create_buckets,
-    object_keys,
-    sqs_event,
-    template_handler,
-    use_detector,
-)
+from support.aws import INPUT, REGION, Context, create_buckets, object_keys, sqs_event, use_detector
+from support.fakes import BoxDetector
+from support.template import template_handler
 
 PHOTO = private_photo((200, 150))
 CORRUPT = PHOTO[: len(PHOTO) - 3000]  # all of the EXIF, a cut-off scan: decodes to an error

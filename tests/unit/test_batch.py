@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 from moto import mock_aws
 from PIL import Image
 
-from conftest import FakeDetector, marked, to_bytes
 from faceanon import errors, service
 from faceanon.settings import Settings
 from faceanon_lambda.batch import (
@@ -29,6 +28,8 @@ from faceanon_lambda.batch import (
     parse_task,
 )
 from faceanon_lambda.config import LambdaConfig
+from support.fakes import FakeDetector
+from support.images import marked, to_bytes
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"

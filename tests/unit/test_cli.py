@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FakeDetector, marked
 from faceanon import service
 from faceanon.cli import main
+from support.fakes import FakeDetector
+from support.images import marked
 
 MARK = (10, 10, 30, 30)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import marked
 from faceanon.cli import main
+from support.images import marked
 
 
 def _pixels(path: Path) -> np.ndarray:

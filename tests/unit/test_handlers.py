@@ -3,9 +3,7 @@
 import base64
 import copy
 import functools
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,40 +16,14 @@ import pytest
 from moto import mock_aws
 
 from faceanon import errors, service
+from faceanon.service import AnonymiseResult
 from faceanon.settings import Settings
 from faceanon_tools.lambda_context import LocalContext
+from support.handlers import load_handler
+from support.results import make_result
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"
-
-
-@dataclass(frozen=True)
-class FakeFace:
-    box: tuple[float, float, float, float]
-    score: float
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    image: bytes
-    content_type: str = "image/jpeg"
-    format: str = "JPEG"
-    width: int = 64
-    height: int = 48
-    faces: tuple[FakeFace, ...] = (FakeFace((1.04, 2.0, 30.0, 40.0), 0.91234), FakeFace((5.0, 6.0, 7.0, 8.0), 0.25))
-    method: str = "fill"
-    shape: str = "ellipse"
-    mask_scale: float = 1.3
-    threshold: float = 0.2
-    model_sha256: str = "ab" * 32
-    timings_ms: dict[str, float] = field(default_factory=lambda: {"detect": 1.0, "total": 2.0})
-    review: bool = True
-    review_reasons: tuple[str, ...] = ("low_score",)
-    frames: int = 1
-
-    @property
-    def face_count(self) -> int:
-        return len(self.faces)
 
 
 # First bytes of the fake input -> what the fake service does with it.
@@ -70,13 +42,13 @@ class FakeService:
     def get_detector(self, settings: Settings) -> str:
         return "fake-detector"
 
-    def anonymise(self, data: bytes, settings: Settings, detector: Any = None) -> FakeResult:
+    def anonymise(self, data: bytes, settings: Settings, detector: Any = None) -> AnonymiseResult:
         assert detector == "fake-detector"  # the handler passes the module-level detector
         self.calls.append((data, settings))
         for prefix, exc in FAKE_ERRORS.items():
             if data.startswith(prefix):
                 raise exc
-        return FakeResult(image=b"ANON:" + data, method=settings.method, shape=settings.shape)
+        return make_result(image=b"ANON:" + data, method=settings.method, shape=settings.shape)
 
 
 Context = functools.partial(LocalContext, function_name="faceanon-test", aws_request_id="req-1")
@@ -99,13 +71,6 @@ def fake_service(monkeypatch: pytest.MonkeyPatch) -> FakeService:
     return fake
 
 
-def _fresh(module: str) -> ModuleType:
-    """Import a handler module anew (module-level config, clients and detector are built at import)."""
-    for name in [n for n in sys.modules if n.startswith("faceanon_lambda")]:
-        del sys.modules[name]
-    return importlib.import_module(module)
-
-
 @pytest.fixture
 def s3(fake_service: FakeService) -> Iterator[Any]:
     with mock_aws():
@@ -117,12 +82,12 @@ def s3(fake_service: FakeService) -> Iterator[Any]:
 
 @pytest.fixture
 def queue(s3: Any) -> ModuleType:
-    return _fresh("faceanon_lambda.queue_handler")
+    return load_handler("faceanon_lambda.queue_handler")
 
 
 @pytest.fixture
 def api(fake_service: FakeService) -> ModuleType:
-    return _fresh("faceanon_lambda.api_handler")
+    return load_handler("faceanon_lambda.api_handler")
 
 
 def sqs_event(*keys: str, etags: dict[str, str] | None = None) -> dict[str, Any]:
@@ -381,7 +346,7 @@ def test_api_server_errors_hide_internals(api: ModuleType, payload: bytes) -> No
 
 
 def test_api_response_too_large_for_lambda(api: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    huge = FakeResult(image=b"x" * 5_000_000)
+    huge = make_result(image=b"x" * 5_000_000)
     monkeypatch.setattr(service, "anonymise", lambda data, settings, detector=None: huge)
     response = api.handler(json_event({"image": _b64(b"IMG")}), Context())
     assert response["statusCode"] == 413

@@ -7,9 +7,16 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageCms, ImageFile, PngImagePlugin
 
-from conftest import exif_with_gps_and_thumbnail, gradient, jpeg_segments, to_bytes
 from faceanon.errors import ImageTooLargeError, PayloadTooLargeError, UnsupportedImageError
 from faceanon.images import decode, encode, guess_format, read_file
+from support.images import (
+    STORED_AS,
+    exif_with_gps_and_thumbnail,
+    gradient,
+    jpeg_segments,
+    to_bytes,
+    upright_reference,
+)
 
 LIMITS = {"max_pixels": 10_000_000, "max_bytes": 50_000_000}
 # Make, Model, Software, Artist, ImageDescription, DateTime, EXIF IFD, GPS IFD, XMP, IPTC, orientation.
@@ -159,31 +166,12 @@ def test_no_metadata_is_carried_over(fmt: str, data: bytes) -> None:
     assert b"secret" not in output  # no leftover text anywhere in the file
 
 
-def _upright_reference() -> npt.NDArray[np.uint8]:
-    reference = gradient(60, 40)
-    reference[5:15, 5:25] = (250, 250, 250)  # a bright patch top-left makes every orientation distinct
-    return reference
-
-
-# EXIF orientation -> how the camera stored the upright picture (the inverse of what the viewer applies).
-_STORED = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
-
-
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF"])
-@pytest.mark.parametrize("orientation", sorted(_STORED))
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
 def test_exif_orientation_is_applied_and_output_is_upright(fmt: str, orientation: int) -> None:
-    reference = _upright_reference()
+    reference = upright_reference()
     upright = Image.fromarray(reference)
-    transpose = _STORED[orientation]
+    transpose = STORED_AS[orientation]
     stored = upright.transpose(transpose) if transpose is not None else upright
     exif = Image.Exif()
     exif[0x0112] = orientation

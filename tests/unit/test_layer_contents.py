@@ -16,7 +16,8 @@ from faceanon.model import MODEL_FILENAME, SHIPPED_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "src" / "faceanon"
-NEVER_IN_LAMBDA = {"serve", "lambda_invoke", "lambda_context", "evaluation", "face_free", "template"}
+# Every module of the tools package, by name: none may turn up in the layer or be imported by runtime code.
+NEVER_IN_LAMBDA = {path.stem for path in (REPO / "src" / "faceanon_tools").glob("*.py")} - {"__init__"}
 FORBIDDEN_IMPORTS = ("http.server", "http", "socketserver", "yaml", "subprocess", "faceanon_tools", "importlib.util")
 
 

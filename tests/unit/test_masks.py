@@ -2,10 +2,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from conftest import gradient
 from faceanon.errors import InvalidRequestError
 from faceanon.masks import apply_masks, mask_regions
 from faceanon_tools.evaluation import ellipse_in_box
+from support.images import gradient
 
 
 def _inside(box: npt.NDArray[np.float64], shape: str, height: int, width: int) -> npt.NDArray[np.bool_]:

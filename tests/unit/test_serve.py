@@ -28,15 +28,10 @@ from faceanon import cli
 from faceanon.errors import FaceAnonError
 from faceanon.settings import Settings
 from faceanon_tools import serve
+from support.handlers import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 API_FUNCTION = "AnonymiseApiFunction"
-
-
-def _purge_lambda_modules() -> None:
-    """Other tests import faceanon_lambda against fakes; the server must import the real thing afresh."""
-    for name in [n for n in sys.modules if n.startswith("faceanon_lambda")]:
-        del sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,9 @@ def real_server(real_model_path: Path) -> Iterator[serve.DemoServer]:
         patch.setenv("FACEANON_MODEL_PATH", str(real_model_path))
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        _purge_lambda_modules()
+        # Other tests load the handler against fakes; the server imports whatever is loaded, so cold-start it
+        # here with the real detector and this environment.
+        load_handler("faceanon_lambda.api_handler")
         server = serve.make_server("127.0.0.1", 0, quiet=True)
         thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
         thread.start()
@@ -54,7 +51,6 @@ def real_server(real_model_path: Path) -> Iterator[serve.DemoServer]:
         finally:
             server.shutdown()
             server.server_close()
-            _purge_lambda_modules()
 
 
 Handler = Callable[[dict[str, Any], Any], Any]

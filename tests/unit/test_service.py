@@ -8,11 +8,12 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageSequence
 
-from conftest import MARKER, FakeDetector, marked, to_bytes
 from faceanon import service
 from faceanon.errors import ImageTooLargeError, ModelError, UnsupportedImageError
 from faceanon.service import REVIEW_CROWD, REVIEW_SCORE_BAND, anonymise
 from faceanon.settings import Settings
+from support.fakes import MARKER, FakeDetector
+from support.images import marked, to_bytes
 
 MARK = (20, 10, 44, 34)
 

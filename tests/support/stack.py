@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostile.harness import INPUT, OUTPUT, REGION, Context, resources
-from sqs_records import lambda_record
+from support.aws import INPUT, OUTPUT, REGION, Context
+from support.sqs_records import lambda_record
+from support.template import resources
 
 
 def template_max_receive_count() -> int:
