@@ -2,7 +2,7 @@
 
 Every config sees the same photos through benchmarks/bench_detect.py's own runner and datasets (all_datasets:
 ../shared/data, scikit-image's face-free photos, the held-out face-free set when present), so these checks and
-the README's benchmark tables are one computation. Scoring is faceanon_tools.evaluation's one-to-one matching (WIDER
+BENCHMARKS.md's tables are one computation. Scoring is faceanon_tools.evaluation's one-to-one matching (WIDER
 protocol): a second box on a face is a duplicate, not a find.
 
 These are not the issue's goals. The goals, with their exact margins, are the benchmark's ``--goals`` table
