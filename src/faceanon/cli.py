@@ -2,7 +2,7 @@
 
 The parser only: nothing heavy (numpy, Pillow, ONNX Runtime, the local API server) is imported until a
 command runs, so `faceanon --help` starts fast. The commands live in cli_anonymise.py, cli_detect.py and
-cli_run.py (demo), their shared inputs and report in cli_inputs.py and cli_report.py, the process pool in
+cli_demo.py, their shared inputs and report in cli_inputs.py and cli_report.py, the process pool in
 cli_pool.py and the progress bar in cli_progress.py.
 """
 
@@ -129,19 +129,19 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_anonymise(args: argparse.Namespace) -> int:
-    from .cli_run import cmd_anonymise
+    from .cli_anonymise import cmd_anonymise
 
     return cmd_anonymise(args)
 
 
 def _run_detect(args: argparse.Namespace) -> int:
-    from .cli_run import cmd_detect
+    from .cli_detect import cmd_detect
 
     return cmd_detect(args)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .cli_run import cmd_demo
+    from .cli_demo import cmd_demo
 
     return cmd_demo(args)
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faceanon.cli import INVOKE_HELP
+
 from . import require_extra
 from .lambda_runtime_api import Invocation, RuntimeApi, serve_runtime_api
 from .lambda_sandbox import RUNTIME_PACKAGES, check_layer_architecture, runtime_dir
@@ -205,7 +207,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     invoke_parser = commands.add_parser(
         "invoke",
-        help="run a Lambda function of the SAM build on an event, without Docker",
+        help=INVOKE_HELP,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,6 +22,8 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
+from faceanon.cli import SERVE_HELP
+
 from . import require_extra
 from .lambda_context import LocalContext
 from .serve_http import MAX_BODY, STATIC, DemoServer, Endpoint, RequestHandler, check_loopback
@@ -106,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = commands.add_parser(
         "serve",
-        help="run the API locally (template.yaml's handler, no Docker) with the demo page at /",
+        help=SERVE_HELP,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -292,7 +292,7 @@ def test_detect_folder_in_input_order_and_draw_boxes(
 def test_detect_stdin_and_terminal_lines(
     fake: FakeDetector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from faceanon.cli_run import _detect_line
+    from faceanon.cli_detect import _detect_line
 
     monkeypatch.setattr("sys.stdin", _Stdin(_png_bytes()))
     assert main(["detect", "-"]) == 0

@@ -1,7 +1,4 @@
-"""The CLI commands (imported only when one runs): anonymise (cli_anonymise.py), detect (cli_detect.py), demo.
-
-What they share: input discovery and the output policy (cli_inputs.py), the report (cli_report.py).
-"""
+"""``faceanon demo``: anonymise the embedded sample photo (imported only when the command runs)."""
 
 import argparse
 from importlib import resources
@@ -9,23 +6,7 @@ from pathlib import Path
 
 from . import cli_pool, service
 from .cli import ANONYMISED_SUFFIX
-from .cli_anonymise import cmd_anonymise
-from .cli_detect import _detect_line, cmd_detect
-from .cli_inputs import STDIO, Job, check_targets, discover
-from .cli_report import report_text
 from .settings import Settings
-
-__all__ = [
-    "STDIO",
-    "Job",
-    "_detect_line",
-    "check_targets",
-    "cmd_anonymise",
-    "cmd_demo",
-    "cmd_detect",
-    "discover",
-    "report_text",
-]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
