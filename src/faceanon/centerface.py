@@ -27,7 +27,7 @@ RGBImage = npt.NDArray[np.uint8]
 
 _ORT_ERRORS = ort.capi.onnxruntime_pybind11_state
 # Raised by InferenceSession.run on a failed kernel (RuntimeException), a bad feed (InvalidArgument) or others.
-_INFERENCE_ERRORS = (_ORT_ERRORS.RuntimeException, _ORT_ERRORS.InvalidArgument, _ORT_ERRORS.Fail)
+INFERENCE_ERRORS = (_ORT_ERRORS.RuntimeException, _ORT_ERRORS.InvalidArgument, _ORT_ERRORS.Fail)
 
 
 class _NodeArg(Protocol):
@@ -172,7 +172,7 @@ class CenterFace:
         """The heads for rgb (H x W x 3 uint8 at network scale; padded to a multiple of 32 here)."""
         try:
             heatmap, scale, offset = self.session.run(list(self.output_names), {self.input_name: to_blob(rgb)})
-        except _INFERENCE_ERRORS as exc:
+        except INFERENCE_ERRORS as exc:
             raise ModelError("detector inference failed") from exc
         return Heads(heatmap, scale, offset)
 

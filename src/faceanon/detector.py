@@ -11,7 +11,7 @@ pass is one run of the model wrapper (faceanon.centerface) over an image already
 
 import os
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -29,11 +29,18 @@ from .centerface import (
     decode,
 )
 from .grouping import group_faces
-from .model import resolve_model_path
+from .model import SHIPPED_VERIFIER, resolve_model_path
 from .nms import FloatArray
-from .strategy import Gate, Strategy, accept, get_strategy
+from .retinaface import RetinaFace
+from .strategy import Gate, Strategy, Verify, accept, get_strategy, needs_verifying
 
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1 in the pixels of the photo resized by a fine scale
+
+
+class Verifier(Protocol):
+    """What the veto needs of faceanon.retinaface.RetinaFace (tests pass stand-ins)."""
+
+    def verify(self, rgb: RGBImage, boxes: FloatArray, *, context: float, face_px: int) -> npt.NDArray[np.float32]: ...
 
 
 class CenterFaceDetector:
@@ -49,14 +56,23 @@ class CenterFaceDetector:
         self.detection = get_strategy(detection)
         self.model_path = resolve_model_path(model_path)
         self.model = CenterFace.from_path(self.model_path, intra_op_threads=intra_op_threads)
+        self.verifier: Verifier | None = RetinaFace.from_path(SHIPPED_VERIFIER, intra_op_threads=intra_op_threads)
 
     @classmethod
-    def from_session(cls, session: Session, *, detection: "str | Strategy" = "default") -> Self:
-        """A detector around an existing session (or any object with its run/get_inputs/get_outputs)."""
+    def from_session(
+        cls,
+        session: Session,
+        *,
+        detection: "str | Strategy" = "default",
+        verifier: Session | None = None,
+    ) -> Self:
+        """A detector around an existing session (or any object with its run/get_inputs/get_outputs), and
+        optionally a verifier session; without one, no face is verified (every strategy keeps its faces)."""
         detector = cls.__new__(cls)
         detector.detection = get_strategy(detection)
         detector.model_path = Path("<session>")
         detector.model = CenterFace(session)
+        detector.verifier = RetinaFace(verifier) if verifier is not None else None
         return detector
 
     def detect(
@@ -90,8 +106,10 @@ class CenterFaceDetector:
             )
         if strategy.large is not None and coarse >= strategy.scales[0]:  # see _large_passes
             parts.append(_with_pass_id(self._large_passes(image, coarse, strategy), len(fine) + 1))
-        faces = group_faces(np.concatenate(parts), strategy.grouping)
-        return clip_boxes(accept(faces, strategy), width, height)
+        faces = clip_boxes(accept(group_faces(np.concatenate(parts), strategy.grouping), strategy), width, height)
+        if strategy.verify is not None and self.verifier is not None:
+            faces = verified(self.verifier, image, faces, strategy.verify)
+        return faces
 
     def detect_at_scale(self, rgb: RGBImage, scale: float, *, threshold: float) -> FloatArray:
         """Raw candidates (before NMS) of one network pass over rgb resized by scale, in rgb's pixels."""
@@ -169,6 +187,17 @@ class CenterFaceDetector:
                     dets[:, [0, 2]] = width - dets[:, [2, 0]]
                 parts.append(dets[dets[:, 3] - dets[:, 1] >= large.size / coarse])
         return np.concatenate(parts)
+
+
+def verified(verifier: Verifier, image: RGBImage, faces: FloatArray, verify: Verify) -> FloatArray:
+    """The faces [K, 5] the verifier confirms, or that need no confirming (faceanon.strategy.Verify); order kept."""
+    unsure = needs_verifying(faces, verify)
+    if not unsure.any():
+        return faces
+    scores = verifier.verify(image, faces[unsure], context=verify.context, face_px=verify.face_px)
+    keep = ~unsure
+    keep[np.flatnonzero(unsure)[scores >= verify.score]] = True
+    return faces[keep]
 
 
 def _resize(rgb: RGBImage, scale: float) -> RGBImage:

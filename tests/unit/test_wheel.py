@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from faceanon.model import MODEL_FILENAME, SHIPPED_MODEL
+from faceanon.model import SHIPPED_MODEL, SHIPPED_VERIFIER
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,9 +29,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     return zipfile.ZipFile(built)
 
 
-def test_wheel_carries_the_model(wheel: zipfile.ZipFile) -> None:
-    data = wheel.read(f"faceanon/model/{MODEL_FILENAME}")
-    assert hashlib.sha256(data).hexdigest() == hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+def test_wheel_carries_the_models(wheel: zipfile.ZipFile) -> None:
+    for shipped in (SHIPPED_MODEL, SHIPPED_VERIFIER):
+        data = wheel.read(f"faceanon/model/{shipped.name}")
+        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(shipped.read_bytes()).hexdigest()
 
 
 def test_wheel_holds_both_packages(wheel: zipfile.ZipFile) -> None:
