@@ -3,8 +3,8 @@
 #
 #   bash scripts/sam_tools.sh install        create/refresh .venv-sam (aws-sam-cli, cfn-lint)
 #   bash scripts/sam_tools.sh lint           cfn-lint template.yaml + sam validate --lint
-#   bash scripts/sam_tools.sh build [ARCH]   sam build for arm64 or x86_64 (default: this machine's) into
-#                                            .aws-sam/build, then assert the layer's unzipped size
+#   bash scripts/sam_tools.sh build [ARCH] [DIR]  sam build for arm64 or x86_64 (default: this machine's) into
+#                                            DIR (.aws-sam/build), then assert the layer's size and architecture
 #   bash scripts/sam_tools.sh check          lint + build for this machine (scripts/test.sh runs this)
 #
 # The layer ships the model faceanon itself resolves ($FACEANON_MODEL_PATH, else the package's src/faceanon/model/).
