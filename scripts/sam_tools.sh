@@ -3,8 +3,8 @@
 #
 #   bash scripts/sam_tools.sh install        create/refresh .venv-sam (aws-sam-cli, cfn-lint)
 #   bash scripts/sam_tools.sh lint           cfn-lint template.yaml + sam validate --lint
-#   bash scripts/sam_tools.sh build [ARCH]   sam build for arm64 or x86_64 (default: this machine's) into
-#                                            .aws-sam/build, then assert the layer's unzipped size
+#   bash scripts/sam_tools.sh build [ARCH] [DIR]  sam build for arm64 or x86_64 (default: this machine's) into
+#                                            DIR (.aws-sam/build), then assert the layer's size and architecture
 #   bash scripts/sam_tools.sh check          lint + build for this machine (scripts/test.sh runs this)
 #
 # The layer ships the model faceanon itself resolves ($FACEANON_MODEL_PATH, else the package's src/faceanon/model/).
@@ -47,7 +47,8 @@ build() {
   # sam's python3.12 workflow (the functions) wants python3.12 on PATH: .venv-sam's is one.
   mkdir -p .aws-sam
   local log=".aws-sam/build-$arch.log"
-  if ! PATH="$PWD/.venv-sam/bin:$PATH" LAYER_ARCH="$layer_arch" MODEL="$model" PYTHON="$PWD/.venv-sam/bin/python" \
+  # No LAYER_ARCH: layers/Makefile takes the architecture from the template (ModelLayer's WorkingDirectory).
+  if ! PATH="$PWD/.venv-sam/bin:$PATH" MODEL="$model" PYTHON="$PWD/.venv-sam/bin/python" \
     .venv-sam/bin/sam build --region eu-west-1 --build-dir "$build_dir" --parameter-overrides "Architecture=$arch" \
     >"$log" 2>&1; then
     cat "$log" >&2
@@ -67,6 +68,31 @@ build() {
     echo "sam_tools: layer content is wrong (model missing or onnxruntime C-API library present)" >&2
     return 1
   fi
+  check_layer_arch "$layer" "$layer_arch"
+}
+
+# The layer's binaries are for the architecture the template was built for: every platform wheel's tag names
+# it, and onnxruntime's extension module is an ELF file of that machine (e_machine 183 aarch64, 62 x86_64).
+check_layer_arch() {
+  local layer="$1" layer_arch="$2" wrong so machine expected
+  wrong="$(grep -h '^Tag: ' "$layer"/*.dist-info/WHEEL | grep -v -e '-any$' -e "_${layer_arch}\$" || true)"
+  if [[ -n "$wrong" ]]; then
+    echo "sam_tools: wheels in the layer are not for ${layer_arch}:" >&2
+    echo "$wrong" >&2
+    return 1
+  fi
+  so="$(compgen -G "$layer/onnxruntime/capi/onnxruntime_pybind11_state*.so" | head -n 1 || true)"
+  if [[ -z "$so" ]]; then
+    echo "sam_tools: no onnxruntime extension module in the layer" >&2
+    return 1
+  fi
+  machine="$(od -An -tu2 -j18 -N2 "$so" | tr -d ' ')"
+  case "$layer_arch" in aarch64) expected=183 ;; *) expected=62 ;; esac
+  if [[ "$machine" != "$expected" ]]; then
+    echo "sam_tools: $(basename "$so") is ELF machine $machine, not $layer_arch ($expected)" >&2
+    return 1
+  fi
+  echo "sam_tools: layer wheels and onnxruntime's $(basename "$so") are $layer_arch"
 }
 
 case "${1:-check}" in

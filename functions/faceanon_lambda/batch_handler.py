@@ -36,7 +36,7 @@ def _anonymise(data: bytes, settings: Settings) -> service.AnonymiseResult:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def run(task: BatchTask, settings: Settings) -> str:

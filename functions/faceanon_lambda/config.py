@@ -23,6 +23,8 @@ class LambdaConfig:
     audit_prefix: str = "audit/"
     api_max_bytes: int = DEFAULT_API_MAX_BYTES
     metrics_namespace: str = "FaceAnon"
+    # One per function in template.yaml (faceanon-upload, -api, -backfill): the metrics' service dimension.
+    service_name: str = "faceanon"
 
     def __post_init__(self) -> None:
         if self.output_prefix.startswith(self.audit_prefix) or self.audit_prefix.startswith(self.output_prefix):
@@ -42,6 +44,7 @@ class LambdaConfig:
             audit_prefix=env.get("AUDIT_PREFIX", cls.audit_prefix),
             api_max_bytes=int(max_bytes) if max_bytes.isdigit() else DEFAULT_API_MAX_BYTES,
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", cls.metrics_namespace),
+            service_name=env.get("POWERTOOLS_SERVICE_NAME") or cls.service_name,
         )
 
     def output_key(self, source_key: str) -> str:

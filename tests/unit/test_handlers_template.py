@@ -104,7 +104,7 @@ def test_queue_has_dlq_alarm_and_partial_batch_failures() -> None:
     (event,) = upload["Events"].values()
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    (alarm,) = of_type("AWS::CloudWatch::Alarm").values()
+    alarm = of_type("AWS::CloudWatch::Alarm")["DeadLetterQueueAlarm"]
     assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}
 
 
