@@ -128,7 +128,10 @@ def anonymise_object(
             response["Body"].close()
             return Outcome(source, "duplicate", config.output_key(source.key), audit_key, warning=warning)
         warning += "; processed the object as it is now"
-    source = replace(source, etag=etag or source.etag)
+    # The version read, for the record (S3 notifications omit versionId when the bucket is unversioned).
+    read_version = response.get("VersionId")
+    version = source.version_id or (read_version if read_version and read_version != "null" else None)
+    source = replace(source, etag=etag or source.etag, version_id=version)
     started = time.perf_counter()
     try:
         data = _read_body(response, settings)
