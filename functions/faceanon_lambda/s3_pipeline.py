@@ -65,14 +65,19 @@ def _previous_record(s3: Any, config: LambdaConfig, source: SourceObject) -> dic
     return record
 
 
-def _already_done(s3: Any, config: LambdaConfig, source: SourceObject) -> bool:
-    """True when the audit record (written last) names this exact source version: processed, whatever the status."""
+def _done_record(s3: Any, config: LambdaConfig, source: SourceObject) -> dict[str, Any] | None:
+    """The audit record (written last) when it names this exact source version: processed, whatever the status."""
     record = _previous_record(s3, config, source)
     if record is None:
-        return False
+        return None
     previous = record.get("source", {})
     same_version = source.version_id is None or previous.get("version_id") == source.version_id
-    return bool(source.etag) and previous.get("etag") == source.etag and same_version
+    return record if bool(source.etag) and previous.get("etag") == source.etag and same_version else None
+
+
+def _duplicate(source: SourceObject, audit_key: str, record: dict[str, Any], warning: str = "") -> Outcome:
+    output_key = str((record.get("output") or {}).get("key") or "")  # held, published, or none (rejected)
+    return Outcome(source, "duplicate", output_key, audit_key, warning=warning)
 
 
 def _etag(response: dict[str, Any]) -> str:
@@ -114,8 +119,8 @@ def anonymise_object(
     if source.bucket == config.output_bucket:
         raise InvalidRequestError("refusing to process an object of the output bucket (trigger loop)")
     audit_key = config.audit_key(source.key)
-    if _already_done(s3, config, source):
-        return Outcome(source, "duplicate", config.output_key(source.key), audit_key)
+    if (done := _done_record(s3, config, source)) is not None:
+        return _duplicate(source, audit_key, done)
     response = _get_source(s3, source)
     etag, warning = _etag(response), ""
     if source.etag and etag and etag != source.etag:
@@ -124,9 +129,9 @@ def anonymise_object(
         # there unless that version is already done; never drop it silently.
         warning = f"notification eTag {source.etag} is not the object's eTag {etag}"
         source = replace(source, etag=etag)
-        if _already_done(s3, config, source):
+        if (done := _done_record(s3, config, source)) is not None:
             response["Body"].close()
-            return Outcome(source, "duplicate", config.output_key(source.key), audit_key, warning=warning)
+            return _duplicate(source, audit_key, done, warning)
         warning += "; processed the object as it is now"
     # The version read, for the record (S3 notifications omit versionId when the bucket is unversioned).
     read_version = response.get("VersionId")
