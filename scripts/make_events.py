@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import s3_event_shapes as shapes  # scripts/ is sys.path[0] when this file runs
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +132,12 @@ def main() -> None:
         "s3_put.json": put,
         "sqs_s3_put.json": sqs(put),
         "sqs_s3_test_event.json": sqs(test_event),
+        "sqs_sns_s3_put.json": sqs(shapes.sns_envelope(put)),
+        "sns_s3_put.json": shapes.sns_lambda_event(put),
+        "eventbridge_s3_object_created.json": shapes.eventbridge_object_created(INPUT_BUCKET, KEY, len(photo), etag),
+        "sqs_eventbridge_s3_object_created.json": sqs(
+            shapes.eventbridge_object_created(INPUT_BUCKET, KEY, len(photo), etag)
+        ),
         "api_json.json": api(
             json.dumps({"image": photo_b64, "method": "fill", "return_boxes": True}),
             "application/json",

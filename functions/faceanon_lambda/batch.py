@@ -194,8 +194,9 @@ def anonymise_task(
         source, s3=s3, config=config, settings=settings, anonymise=anonymise, request_id=request_id
     )
     if outcome.status == "duplicate":
-        # anonymise_object also answers "duplicate" when the GET saw another ETag than the HEAD (overwritten
-        # in between, unversioned keys only): then nothing was written and the task must run again.
+        # When the GET saw another ETag than the HEAD (overwritten in between, unversioned keys only),
+        # anonymise_object processes the newer object, or answers "duplicate" when that one is already done;
+        # the task then runs again (SourceChangedError) and its next HEAD sees the newer ETag.
         if not task.version_id and _etag(s3.head_object(Bucket=task.bucket, Key=task.key)) != source.etag:
             raise SourceChangedError(task.key)
         return "skipped: already anonymised (audit record matches this ETag)"

@@ -55,11 +55,22 @@ def test_persistent_fault_ends_in_the_dead_letter_queue(stack: Stack, queue: Mod
     assert stack.output_versions() == []
 
 
-def test_not_an_image_ends_in_the_dead_letter_queue(stack: Stack, queue: ModuleType) -> None:
+def test_not_an_image_is_parked_not_retried(stack: Stack, queue: ModuleType) -> None:
+    """The input's fault: one delivery, a rejection record, no image, nothing in the dead-letter queue."""
     stack.upload(KEY, b"<html>not a photo</html>")
     stack.drain(queue.handler)
+    assert stack.deliveries == [{"batchItemFailures": []}]
+    assert stack.dead_letters() == []
+    assert stack.output_versions() == [f"audit/{KEY}.json"]
+    record = json.loads(stack.s3.get_object(Bucket=OUTPUT, Key=f"audit/{KEY}.json")["Body"].read())
+    assert (record["status"], record["reason"]["error"]) == ("rejected", "unsupported_media_type")
+
+
+def test_an_unrecognised_message_ends_in_the_dead_letter_queue(stack: Stack, queue: ModuleType) -> None:
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"hello": "world"}))
+    stack.drain(queue.handler)
     assert len(stack.deliveries) == template_max_receive_count()
-    assert len(stack.dead_letters()) == 1
+    assert [m["Body"] for m in stack.dead_letters()] == [json.dumps({"hello": "world"})]
     assert stack.output_versions() == []
 
 
@@ -67,8 +78,8 @@ def test_one_bad_record_does_not_fail_the_batch(stack: Stack, queue: ModuleType)
     stack.upload("uploads/bad.jpg", b"\xff\xd8\xff truncated")
     stack.upload(KEY, base_jpeg())
     stack.drain(queue.handler)
-    assert sorted(stack.output_versions()) == [f"anonymised/{KEY}", f"audit/{KEY}.json"]
-    assert [dead_key(m) for m in stack.dead_letters()] == ["uploads/bad.jpg"]
+    assert sorted(stack.output_versions()) == [f"anonymised/{KEY}", "audit/uploads/bad.jpg.json", f"audit/{KEY}.json"]
+    assert stack.dead_letters() == []
 
 
 def test_duplicate_deliveries_give_one_identical_output(stack: Stack, queue: ModuleType) -> None:

@@ -1,10 +1,11 @@
 """The hostile corpus through the S3 path: per object (s3_pipeline.anonymise_object) and as one SQS batch
 through the queue handler template.yaml wires to the upload queue, on moto's S3.
 
-Invalid input fails with a typed faceanon error and leaves nothing in the output bucket; valid input gives
-one anonymised object and its audit record.
+Invalid input fails with a typed faceanon error and leaves no image in the output bucket (the queue handler
+parks it with a rejection record); valid input gives one anonymised object and its audit record.
 """
 
+import json
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -80,13 +81,20 @@ def test_object(s3: Any, case: ImageCase) -> None:
 
 
 def test_invalid_objects_as_one_sqs_batch(s3: Any) -> None:
-    """Every invalid upload is reported as a batch item failure (so SQS retries, then dead-letters it)."""
+    """Every invalid upload is parked: its record succeeds (no retry can help) with a rejection record and
+    no image in the output bucket."""
+    from faceanon_lambda.audit import REJECTION_CODES
+
     _, handler = template_handler("SQS")
     keys = [key_of(case) for case in INVALID]
     for case, key in zip(INVALID, keys, strict=True):
         s3.put_object(Bucket=INPUT, Key=key, Body=case.data)
     with hang_guard(120):
         response = handler(sqs_event(*keys), Context())
-    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-    assert failed == {f"msg-{i}" for i in range(len(keys))}
-    assert object_keys(s3) == []
+    assert response == {"batchItemFailures": []}
+    assert object_keys(s3) == sorted(f"audit/{key}.json" for key in keys)
+    for case, key in zip(INVALID, keys, strict=True):
+        record = json.loads(s3.get_object(Bucket=OUTPUT, Key=f"audit/{key}.json")["Body"].read())
+        allowed = {code for kind, code in REJECTION_CODES if kind in case.queue_errors}
+        assert record["status"] == "rejected"
+        assert record["reason"]["error"] in allowed, f"{case.name}: {record['reason']}"

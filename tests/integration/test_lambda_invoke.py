@@ -162,3 +162,35 @@ def test_sqs_wrapped_s3_event_through_the_build(moto_server: str, tmp_path: Path
     audit: dict[str, Any] = json.loads(s3.get_object(Bucket=OUTPUT, Key=keys[1])["Body"].read())
     output = s3.get_object(Bucket=OUTPUT, Key=keys[0])["Body"].read()
     check_anonymised(photo, output, audit["faces"])
+
+
+@pytest.mark.parametrize("name", ["s3_put.json", "s3_put_sam_generated.json"])
+def test_plain_s3_event_through_the_build(moto_server: str, name: str) -> None:
+    """The issue's crash (KeyError 'messageId'): the plain S3 events of events/ anonymise the photo they name."""
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+    s3 = boto3.client("s3", endpoint_url=moto_server, **credentials)
+    out = f"out-{name.removesuffix('.json').replace('_', '-')}"  # moto's state outlives one server: a bucket each
+    existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    for bucket in {"faceanon-input-example", out} - existing:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    photo = (EVENTS / "photo.jpg").read_bytes()
+    s3.put_object(Bucket="faceanon-input-example", Key="uploads/astronaut photo.jpg", Body=photo)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    command = [sys.executable, "-m", "faceanon.cli", "invoke", "AnonymiseUploadFunction", str(EVENTS / name)]
+    done = subprocess.run(
+        [*command, "--env", f"OUTPUT_BUCKET={out}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    key = "uploads/astronaut photo.jpg"
+    assert json.loads(done.stdout) == {
+        "results": [{"key": key, "status": "anonymised", "output_key": f"anonymised/{key}"}]
+    }
+    audit: dict[str, Any] = json.loads(s3.get_object(Bucket=out, Key=f"audit/{key}.json")["Body"].read())
+    assert audit["status"] == "anonymised"
+    assert audit["source"]["etag"] == s3.head_object(Bucket="faceanon-input-example", Key=key)["ETag"].strip('"')

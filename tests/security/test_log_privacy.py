@@ -118,9 +118,14 @@ def test_queue_logs_are_private(capture: Capture, capfd: pytest.CaptureFixture[s
         s3.put_object(Bucket=INPUT, Key="uploads/corrupt.jpg", Body=CORRUPT)
         _, handler = template_handler("SQS")
         capture.attach()
-        response = handler(sqs_event("uploads/good.jpg", "uploads/corrupt.jpg"), Context())
-        assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
-        assert object_keys(s3) == ["anonymised/uploads/good.jpg", "audit/uploads/good.jpg.json"]
+        # good: anonymised; corrupt: parked with a rejection record; missing: fails (the exception is logged)
+        response = handler(sqs_event("uploads/good.jpg", "uploads/corrupt.jpg", "uploads/missing.jpg"), Context())
+        assert response == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
+        assert object_keys(s3) == [
+            "anonymised/uploads/good.jpg",
+            "audit/uploads/corrupt.jpg.json",
+            "audit/uploads/good.jpg.json",
+        ]
         output = s3.get_object(Bucket="faceanon-output-hostile", Key="anonymised/uploads/good.jpg")["Body"].read()
     out, err = capfd.readouterr()
     assert_private(capture.stream.getvalue() + out + err, [PHOTO, CORRUPT, output])

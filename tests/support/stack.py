@@ -8,7 +8,7 @@ from typing import Any
 
 from support.aws import INPUT, OUTPUT, REGION, Context
 from support.sqs_records import lambda_record
-from support.template import resources
+from support.template import resources, with_defaults
 
 
 def template_max_receive_count() -> int:
@@ -16,10 +16,13 @@ def template_max_receive_count() -> int:
     return int(queue["Properties"]["RedrivePolicy"]["maxReceiveCount"])
 
 
-def template_notifications() -> dict[str, list[dict[str, Any]]]:
-    """Bucket resource name -> its QueueConfigurations in template.yaml (empty list: no notification)."""
+def template_notifications(overrides: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Bucket resource name -> its QueueConfigurations in template.yaml as deployed with the default
+    parameters (and ``overrides``); empty list: no queue notification."""
     return {
-        name: bucket.get("Properties", {}).get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        name: with_defaults(bucket.get("Properties", {}), overrides)
+        .get("NotificationConfiguration", {})
+        .get("QueueConfigurations", [])
         for name, bucket in resources("AWS::S3::Bucket").items()
     }
 

@@ -288,7 +288,8 @@ def test_task_writes_masked_output_tags_and_audit_then_skips_a_rerun(s3: Any, fa
         "source-etag": etag,
     }
     audit = json.loads(s3.get_object(Bucket=OUTPUT, Key=f"audit/{key}.json")["Body"].read())
-    assert audit["source"] == {"bucket": INPUT, "key": key, "version_id": None, "etag": etag, "size": len(photo())}
+    version = s3.head_object(Bucket=INPUT, Key=key)["VersionId"]  # the version read, though the task named none
+    assert audit["source"] == {"bucket": INPUT, "key": key, "version_id": version, "etag": etag, "size": len(photo())}
     assert (audit["request_id"], audit["face_count"], audit["method"]) == ("req-batch", 1, "fill")
     # A second run of the job (same object, same ETag) does no work.
     calls = len(fake_detector.calls)
@@ -344,15 +345,28 @@ class OverwrittenBeforeGet:
         return getattr(self._client, name)
 
 
-def test_object_overwritten_during_the_task_is_retried_not_skipped(s3: Any, fake_detector: FakeDetector) -> None:
+def test_object_overwritten_during_the_task_is_anonymised_not_skipped(s3: Any, fake_detector: FakeDetector) -> None:
     s3.put_bucket_versioning(Bucket=INPUT, VersioningConfiguration={"Status": "Suspended"})
     s3.put_object(Bucket=INPUT, Key="a.png", Body=photo(0))
     racing = OverwrittenBeforeGet(s3, photo(255))
-    with pytest.raises(SourceChangedError) as caught:
-        run_task(racing, BatchTask("t", INPUT, "a.png", None), fake_detector)
-    assert classify(caught.value)[0] == "TemporaryFailure"
-    assert s3.list_objects_v2(Bucket=OUTPUT).get("KeyCount") == 0
-    # Batch Operations retries the task: the new content is anonymised.
-    assert run_task(s3, BatchTask("t", INPUT, "a.png", None), fake_detector).startswith("anonymised: 1 faces")
+    # The GET sees a newer ETag than the HEAD: the object as it is now is anonymised (never skipped).
+    assert run_task(racing, BatchTask("t", INPUT, "a.png", None), fake_detector).startswith("anonymised: 1 faces")
+    audit = json.loads(s3.get_object(Bucket=OUTPUT, Key="audit/a.png.json")["Body"].read())
+    assert audit["source"]["etag"] == s3.head_object(Bucket=INPUT, Key="a.png")["ETag"].strip('"')
     out = s3.get_object(Bucket=OUTPUT, Key="anonymised/a.png")["Body"].read()
     assert tuple(np.asarray(Image.open(io.BytesIO(out)).convert("RGB"))[1, 1]) == (255, 255, 255)
+
+
+def test_review_hold_applies_to_backfills_too(s3: Any) -> None:
+    s3.put_object(Bucket=INPUT, Key="a.png", Body=photo())
+    message = anonymise_task(
+        BatchTask("t", INPUT, "a.png", None),
+        s3=s3,
+        config=LambdaConfig(output_bucket=OUTPUT, review_hold=True),
+        settings=Settings(),
+        anonymise=lambda data, settings: service.anonymise(data, settings, detector=FakeDetector(score=0.3)),
+    )
+    assert message == "anonymised: 1 faces, needs review -> review/a.png"
+    audit = json.loads(s3.get_object(Bucket=OUTPUT, Key="audit/a.png.json")["Body"].read())
+    assert (audit["status"], audit["output"]["key"]) == ("held_for_review", "review/a.png")
+    assert "anonymised/a.png" not in {o["Key"] for o in s3.list_objects_v2(Bucket=OUTPUT)["Contents"]}

@@ -148,10 +148,11 @@ def test_queue_writes_output_tags_and_audit(queue: ModuleType, s3: Any) -> None:
 
 def test_queue_reports_only_the_failed_record(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
     upload(s3, "good.jpg", b"IMG-good")
-    upload(s3, "bad.jpg", b"TEXT-not-an-image")
-    response = queue.handler(sqs_event("good.jpg", "bad.jpg"), Context())
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
-    assert output_keys(s3) == ["anonymised/good.jpg", "audit/good.jpg.json"]
+    upload(s3, "bad.jpg", b"TEXT-not-an-image")  # the input's fault: parked, the record succeeds
+    upload(s3, "broken.jpg", b"MODEL")  # transient: retried
+    response = queue.handler(sqs_event("good.jpg", "bad.jpg", "broken.jpg"), Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
+    assert output_keys(s3) == ["anonymised/good.jpg", "audit/bad.jpg.json", "audit/good.jpg.json"]
 
 
 def test_same_message_twice_gives_one_output(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
@@ -174,12 +175,36 @@ def test_new_upload_of_same_key_is_processed_again(queue: ModuleType, s3: Any, f
     assert [data for data, _ in fake_service.calls] == [b"IMG-first", b"IMG-second"]
 
 
-@pytest.mark.parametrize("payload", [b"TEXT", b"BIG", b"MODEL", b"CRASH"])
-def test_queue_fails_closed_on_anonymise_errors(queue: ModuleType, s3: Any, payload: bytes) -> None:
+@pytest.mark.parametrize("payload", [b"MODEL", b"CRASH"])
+def test_queue_fails_closed_and_retries_transient_errors(queue: ModuleType, s3: Any, payload: bytes) -> None:
     upload(s3, "x.jpg", payload)
     response = queue.handler(sqs_event("x.jpg"), Context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
     assert output_keys(s3) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "error", "message"),
+    [
+        (b"TEXT", "unsupported_media_type", "not an image faceanon can decode"),
+        (b"BIG", "image_too_large", "image has 60000000 pixels; the limit is 50000000"),
+    ],
+)
+def test_queue_parks_bad_images_with_a_rejection_record(
+    queue: ModuleType, s3: Any, fake_service: FakeService, payload: bytes, error: str, message: str
+) -> None:
+    etag = upload(s3, "x.jpg", payload)
+    event = sqs_event("x.jpg", etags={"x.jpg": etag})
+    assert queue.handler(event, Context()) == {"batchItemFailures": []}
+    assert output_keys(s3) == ["audit/x.jpg.json"]  # no image: fail closed
+    record = json.loads(s3.get_object(Bucket=OUTPUT, Key="audit/x.jpg.json")["Body"].read())
+    assert record["status"] == "rejected"
+    assert record["reason"] == {"error": error, "message": message}
+    assert record["source"] == {"bucket": INPUT, "key": "x.jpg", "version_id": None, "etag": etag, "size": len(payload)}
+    assert "output" not in record
+    # Redelivered: the rejection record means done, the image is not decoded again.
+    assert queue.handler(event, Context()) == {"batchItemFailures": []}
+    assert len(fake_service.calls) == 1
 
 
 def test_queue_fails_closed_when_output_write_fails(queue: ModuleType, s3: Any) -> None:
@@ -188,15 +213,18 @@ def test_queue_fails_closed_when_output_write_fails(queue: ModuleType, s3: Any) 
     assert queue.handler(sqs_event("x.jpg"), Context()) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
 
 
-def test_queue_fails_when_source_missing_or_too_large(
+def test_queue_retries_a_missing_source_and_parks_one_too_large(
     queue: ModuleType, s3: Any, fake_service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue, "SETTINGS", Settings(max_bytes=4))
     upload(s3, "big.jpg", b"IMG-12345")
     response = queue.handler(sqs_event("missing.jpg", "big.jpg"), Context())
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]}
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}  # S3 NoSuchKey: retried
     assert fake_service.calls == []
-    assert output_keys(s3) == []
+    assert output_keys(s3) == ["audit/big.jpg.json"]
+    record = json.loads(s3.get_object(Bucket=OUTPUT, Key="audit/big.jpg.json")["Body"].read())
+    assert (record["status"], record["reason"]["error"]) == ("rejected", "payload_too_large")
+    assert record["reason"]["message"] == "object is 9 bytes; the limit is 4"
 
 
 def test_queue_ignores_s3_test_event(queue: ModuleType, s3: Any, fake_service: FakeService) -> None:
@@ -234,14 +262,14 @@ def test_queue_refuses_to_read_the_output_bucket(queue: ModuleType, s3: Any) -> 
     ],
 )
 def test_parse_message(queue: ModuleType, body: dict[str, Any], expected: list[tuple[str, str, str]]) -> None:
-    from faceanon_lambda.s3_pipeline import parse_message
+    from faceanon_lambda.s3_events import parse_message
 
     assert [(s.bucket, s.key, s.etag) for s in parse_message(body)] == expected
 
 
 @pytest.mark.parametrize("body", [[], "text", {"NoRecords": 1}])
 def test_parse_message_rejects_non_s3_bodies(queue: ModuleType, body: Any) -> None:
-    from faceanon_lambda.s3_pipeline import parse_message
+    from faceanon_lambda.s3_events import parse_message
 
     with pytest.raises(errors.InvalidRequestError):
         parse_message(body)

@@ -129,3 +129,23 @@ def test_openapi_matches_the_handler_contract() -> None:
     statuses = {str(status) for _, status, _ in api._STATUS} | {"200", "500"}
     assert statuses <= set(OPENAPI["paths"]["/anonymise"]["post"]["responses"])
     assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == set(api._SETTING_FIELDS)
+
+
+@pytest.mark.parametrize("name", ["AnonymiseUploadFunction", "BackfillFunction"])
+def test_upload_paths_environment_parses_as_lambda_config(name: str) -> None:
+    """The template's REVIEW_HOLD / REVIEW_PREFIX / EVENT_BUS_NAME are the names LambdaConfig reads."""
+    from faceanon_lambda.config import LambdaConfig
+
+    environment = function_spec(ROOT / "template.yaml", name).environment
+    config = LambdaConfig.from_env(environment)
+    assert (config.review_hold, config.review_prefix) == (False, "review/")
+    assert config.review_prefix == TEMPLATE["Parameters"]["ReviewPrefix"]["Default"]
+    # Only the upload function announces (the backfill has a completion report instead).
+    assert config.event_bus == ("default" if name == "AnonymiseUploadFunction" else "")
+    assert LambdaConfig.from_env(environment | {"REVIEW_HOLD": "true"}).review_hold is True
+
+
+def test_the_upload_function_may_announce_on_its_bus_only() -> None:
+    statements = RESOURCES["AnonymiseUploadFunction"]["Properties"]["Policies"][0]["Statement"]
+    (announce,) = [s for s in statements if s["Action"] == "events:PutEvents"]
+    assert "event-bus/${EventBusName}" in announce["Resource"]["Fn::Sub"]

@@ -32,7 +32,8 @@ from support.results import make_result
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 KEY = "uploads/private/jane doe at home.jpg"  # what must not reach a trace
-FAILING_KEY = "uploads/private/not a photo.jpg"
+FAILING_KEY = "uploads/private/not a photo.jpg"  # parked by the upload path, a PermanentFailure in the backfill
+MISSING_KEY = "uploads/private/gone before it was read.jpg"  # never stored: the upload record fails and retries
 PHOTO = b"PIXELS-of-jane-doe"
 ANONYMISED = b"ANON:" + PHOTO
 
@@ -152,7 +153,7 @@ def s3() -> Iterator[Any]:
 
 
 FORBIDDEN = (
-    *(KEY, FAILING_KEY, quote_plus(KEY), quote_plus(FAILING_KEY)),
+    *(KEY, FAILING_KEY, MISSING_KEY, quote_plus(KEY), quote_plus(FAILING_KEY), quote_plus(MISSING_KEY)),
     *(PHOTO.decode(), ANONYMISED.decode(), base64.b64encode(ANONYMISED).decode()),
 )
 
@@ -174,8 +175,9 @@ def test_upload_function_trace_has_no_keys_or_pixels(
 ) -> None:
     lambda_environment(monkeypatch, "AnonymiseUploadFunction")
     queue = load_handler("faceanon_lambda.queue_handler")
-    response = queue.handler(sqs_event(KEY, FAILING_KEY), Context())
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    response = queue.handler(sqs_event(KEY, FAILING_KEY, MISSING_KEY), Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
+    assert s3.get_object(Bucket=OUTPUT, Key=f"audit/{FAILING_KEY}.json")["Body"].read().count(b'"rejected"') == 1
     assert s3.get_object(Bucket=OUTPUT, Key=f"anonymised/{KEY}")["Body"].read() == ANONYMISED
     assert "## faceanon_lambda.queue_handler.record_handler" in provider.recording.subsegments
     assert ("Service", "faceanon-upload") in provider.recording.annotations
