@@ -41,6 +41,19 @@ ENV_VARS: Mapping[str, str] = {
     "FACEANON_MODEL_PATH": "model_path",
 }
 
+# The settings a single request may change, with the type of each: the CLI flags, the API's JSON fields and
+# query parameters and the backfill job's userArguments are these names, parsed and validated by
+# Settings.with_options. Limits, threads and the model stay the deployment's.
+REQUEST_OPTIONS: Mapping[str, type] = {
+    "method": str,
+    "shape": str,
+    "fill": str,
+    "mask_scale": float,
+    "threshold": float,
+    "detection": str,
+    "jpeg_quality": int,
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -108,6 +121,17 @@ class Settings:
             raise InvalidRequestError(f"unknown setting: {sorted(unknown)[0]}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def with_options(self, options: Mapping[str, object], *, what: str = "option") -> "Settings":
+        """A copy with REQUEST_OPTIONS applied; each value is text (a query parameter, a userArgument, a flag)
+        or a JSON value of the option's type. ``what`` names the options in error messages."""
+        changes: dict[str, Any] = {}
+        for name, value in options.items():
+            kind = REQUEST_OPTIONS.get(name)
+            if kind is None:
+                raise InvalidRequestError(f"unknown {what} {name}; allowed: {', '.join(REQUEST_OPTIONS)}")
+            changes[name] = _option_value(name, kind, value)
+        return self.override(**changes)
+
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -122,6 +146,21 @@ def _parse(field_name: str, raw: str, env_name: str) -> Any:
     except ValueError as exc:
         raise InvalidRequestError(f"{env_name} must be a number") from exc
     return raw
+
+
+def _option_value(name: str, kind: type, value: object) -> Any:
+    if isinstance(value, str) and kind is not str:
+        try:
+            return kind(value.strip())
+        except ValueError as exc:
+            raise InvalidRequestError(f"{name} must be {'an integer' if kind is int else 'a number'}") from exc
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is float and _is_number(value):
+        return value
+    if kind is int and _is_int(value):
+        return value
+    raise InvalidRequestError(f"{name} has the wrong type (expected {'text' if kind is str else kind.__name__})")
 
 
 def _is_number(value: object) -> bool:
