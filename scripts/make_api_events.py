@@ -37,7 +37,7 @@ def payload_v2(
     if content_type:
         headers["content-type"] = content_type
         headers["content-length"] = str(len(body or ""))
-    route = "$default" if function_url else f"{method} {path.replace(JOB_ID, '{id}')}"
+    route = "$default" if function_url else f"{method} {path.replace(JOB_ID, '{job_id}')}"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route,
@@ -69,7 +69,7 @@ def payload_v2(
     if body is not None:
         event["body"] = body
     if path.startswith("/jobs/") and not function_url:
-        event["pathParameters"] = {"id": path.rsplit("/", 1)[1]}
+        event["pathParameters"] = {"job_id": path.rsplit("/", 1)[1]}
     return event
 
 

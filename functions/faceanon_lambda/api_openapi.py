@@ -6,7 +6,10 @@ The schema part needs pydantic (Powertools' OpenAPI models), which the developme
 Lambda layer does not: only the text constants below are imported at run time.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api_app import ApiDeps
 
 ANONYMISE_SUMMARY = "Anonymise one photo"
 ANONYMISE = (
@@ -61,3 +64,17 @@ JOB_STATE: dict[int, Any] = {
     500: _ERRORS[500],
 }
 IMAGE_ROUTES = ("/anonymise", "/detect")
+
+
+def placeholder_deps() -> "ApiDeps":
+    """Routes to describe, not to call (openapi.yaml generation): nothing here is ever invoked."""
+    from faceanon.settings import Settings
+
+    from .api_app import ApiDeps
+    from .api_config import ApiConfig
+    from .config import LambdaConfig
+
+    def never(*_: object) -> Any:
+        raise RuntimeError("placeholder dependency called")
+
+    return ApiDeps(Settings(), LambdaConfig(), ApiConfig(), never, never, None, never)

@@ -53,6 +53,12 @@ REQUEST_OPTIONS: Mapping[str, type] = {
     "detection": str,
     "jpeg_quality": int,
 }
+# Inclusive ranges of the numeric request options (Settings checks them; openapi.yaml publishes them).
+OPTION_RANGES: Mapping[str, tuple[float, float]] = {
+    "mask_scale": (0.5, 3.0),
+    "threshold": (0.01, 0.99),
+    "jpeg_quality": (1, 100),
+}
 
 
 @dataclass(frozen=True)
@@ -80,14 +86,20 @@ class Settings:
             (self.shape in SHAPES, f"shape must be one of {', '.join(SHAPES)}"),
             (self.detection in DETECTIONS, f"detection must be one of {', '.join(DETECTIONS)}"),
             (bool(_COLOUR.match(fill)), "fill must be a colour name, #rrggbb or noise"),
-            (_is_number(self.mask_scale) and 0.5 <= self.mask_scale <= 3.0, "mask_scale must be in [0.5, 3]"),
             (
-                self.threshold is None or (_is_number(self.threshold) and 0.01 <= self.threshold <= 0.99),
+                _is_number(self.mask_scale) and _in_range("mask_scale", self.mask_scale),
+                "mask_scale must be in [0.5, 3]",
+            ),
+            (
+                self.threshold is None or (_is_number(self.threshold) and _in_range("threshold", self.threshold)),
                 "threshold must be in [0.01, 0.99]",
             ),
             (_is_int(self.max_pixels) and 1 <= self.max_pixels <= 500_000_000, "max_pixels out of range"),
             (_is_int(self.max_bytes) and 1 <= self.max_bytes <= 1 << 31, "max_bytes out of range"),
-            (_is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
+            (
+                _is_int(self.jpeg_quality) and _in_range("jpeg_quality", self.jpeg_quality),
+                "jpeg_quality must be in [1, 100]",
+            ),
             (
                 _is_int(self.png_compress_level) and 0 <= self.png_compress_level <= 9,
                 "png_compress_level must be in [0, 9]",
@@ -161,6 +173,11 @@ def _option_value(name: str, kind: type, value: object) -> Any:
     if kind is int and _is_int(value):
         return value
     raise InvalidRequestError(f"{name} has the wrong type (expected {'text' if kind is str else kind.__name__})")
+
+
+def _in_range(name: str, value: float) -> bool:
+    low, high = OPTION_RANGES[name]
+    return low <= value <= high
 
 
 def _is_number(value: object) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from faceanon.settings import ENV_VARS, METHODS, SHAPES, Settings
+from faceanon.settings import ENV_VARS, METHODS, REQUEST_OPTIONS, SHAPES, Settings
 from faceanon_tools.lambda_invoke import function_spec
 from faceanon_tools.template import load_template
 
@@ -121,11 +121,14 @@ def test_openapi_matches_the_handler_contract() -> None:
     from faceanon_lambda import api
 
     schemas = OPENAPI["components"]["schemas"]
-    assert set(schemas["AnonymiseRequest"]["properties"]) == set(api._JSON_FIELDS)
+    assert set(schemas["ImageRequest"]["properties"]) == set(api.REQUEST_FIELDS) | set(REQUEST_OPTIONS)
     assert tuple(schemas["Method"]["enum"]) == METHODS
     assert tuple(schemas["Shape"]["enum"]) == SHAPES
-    codes = {code for _, _, code in api._STATUS} | {"internal"}
+    codes = {code for _, _, code in api.STATUS} | {api.INTERNAL, api.NOT_FOUND}
     assert set(schemas["Error"]["properties"]["error"]["enum"]) == codes
-    statuses = {str(status) for _, status, _ in api._STATUS} | {"200", "500"}
+    statuses = {str(status) for _, status, _ in api.STATUS} | {"200", "500"}
     assert statuses <= set(OPENAPI["paths"]["/anonymise"]["post"]["responses"])
-    assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == set(api._SETTING_FIELDS)
+    assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == {
+        *REQUEST_OPTIONS,
+        "return_boxes",
+    }
