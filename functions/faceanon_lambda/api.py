@@ -127,30 +127,28 @@ def parse_request(event: BaseProxyEvent, base: Settings, max_bytes: int) -> ApiR
     kind = content_type(event)
     if kind != JSON and not kind.startswith("image/"):
         raise UnsupportedImageError("Content-Type must be application/json or image/*")
-    options: dict[str, Any] = dict(query_parameters(event))
+    query: dict[str, Any] = dict(query_parameters(event))
+    fields: dict[str, Any] = {}
     if kind == JSON:
-        payload = json_object(raw_body(event))
-        for name, value in payload.items():
+        fields = json_object(raw_body(event))
+        for name, value in fields.items():
             if name in REQUEST_FIELDS:
                 if not isinstance(value, REQUEST_FIELDS[name]):
                     raise InvalidRequestError(f"field {name} has the wrong type")
             elif name not in REQUEST_OPTIONS:
                 raise InvalidRequestError(f"unknown field {name}; options: {', '.join(REQUEST_OPTIONS)}")
-            if name in options:
+            if name in query:
                 raise InvalidRequestError(f"{name} is given both as a query parameter and as a JSON field")
-        options.update(payload)
-        if "image" not in options:
+        if "image" not in fields:
             raise InvalidRequestError("field image (base64) is required")
         try:
-            image = base64.b64decode(options.pop("image"), validate=True)
+            image = base64.b64decode(fields.pop("image"), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InvalidRequestError("field image is not valid base64") from exc
     else:
         image = raw_body(event)
-        if "image" in options:
-            raise InvalidRequestError("unknown query parameter image")
-    return_boxes = _return_boxes(options.pop("return_boxes", False))
-    settings = base.with_options(options, what="query parameter or field")
+    return_boxes = _return_boxes(fields.pop("return_boxes", query.pop("return_boxes", False)))
+    settings = base.with_options(query, what="query parameter").with_options(fields, what="field", typed=True)
     return ApiRequest(_check_size(image, max_bytes), settings, binary=kind != JSON, return_boxes=return_boxes)
 
 

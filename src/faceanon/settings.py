@@ -133,15 +133,15 @@ class Settings:
             raise InvalidRequestError(f"unknown setting: {sorted(unknown)[0]}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def with_options(self, options: Mapping[str, object], *, what: str = "option") -> "Settings":
-        """A copy with REQUEST_OPTIONS applied; each value is text (a query parameter, a userArgument, a flag)
-        or a JSON value of the option's type. ``what`` names the options in error messages."""
+    def with_options(self, options: Mapping[str, object], *, what: str = "option", typed: bool = False) -> "Settings":
+        """A copy with REQUEST_OPTIONS applied. Values are text (query parameters, userArguments), parsed to the
+        option's type, or with ``typed`` JSON values that must already have it. ``what`` names them in errors."""
         changes: dict[str, Any] = {}
         for name, value in options.items():
             kind = REQUEST_OPTIONS.get(name)
             if kind is None:
                 raise InvalidRequestError(f"unknown {what} {name}; allowed: {', '.join(REQUEST_OPTIONS)}")
-            changes[name] = _option_value(name, kind, value)
+            changes[name] = _option_value(name, kind, value, typed)
         return self.override(**changes)
 
 
@@ -160,8 +160,8 @@ def _parse(field_name: str, raw: str, env_name: str) -> Any:
     return raw
 
 
-def _option_value(name: str, kind: type, value: object) -> Any:
-    if isinstance(value, str) and kind is not str:
+def _option_value(name: str, kind: type, value: object, typed: bool) -> Any:
+    if isinstance(value, str) and kind is not str and not typed:
         try:
             return kind(value.strip())
         except ValueError as exc:
