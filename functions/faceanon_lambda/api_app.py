@@ -90,7 +90,9 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
 
 
 def build_app(kind: str, deps: ApiDeps) -> ApiGatewayResolver:
-    app = RESOLVERS[kind](cors=cors_config(deps.api_config.cors_origins))
+    # debug=False whatever POWERTOOLS_DEV says: Powertools' debug mode prints every event (image bytes) and
+    # answers exceptions with their traceback.
+    app = RESOLVERS[kind](cors=cors_config(deps.api_config.cors_origins), debug=False)
 
     @app.post("/anonymise", summary=docs.ANONYMISE_SUMMARY, description=docs.ANONYMISE, responses=docs.ANONYMISED)
     def anonymise() -> Response[Any]:

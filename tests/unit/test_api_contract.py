@@ -289,3 +289,26 @@ def test_handler_never_puts_the_response_in_xray(api: ModuleType, monkeypatch: p
     assert call(api, json_event({"image": _b64(b"IMG")}))["statusCode"] == 200
     assert recorded, "the tracer decorator did not run"
     assert all(not call_args["capture_response"] for call_args in recorded)
+
+
+def test_powertools_debug_mode_cannot_leak_the_image(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """POWERTOOLS_DEV / POWERTOOLS_EVENT_HANDLER_DEBUG would make the resolver print events and tracebacks."""
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    monkeypatch.setenv("POWERTOOLS_EVENT_HANDLER_DEBUG", "true")
+    api = load_handler("faceanon_lambda.api_handler")
+    secret = _b64(b"IMG-private-pixels")
+    assert call(api, json_event({"image": secret}))["statusCode"] == 200
+    crashed = call(api, json_event({"image": _b64(b"CRASH")}))
+    assert crashed["statusCode"] == 500
+    assert "Traceback" not in crashed["body"]
+    assert secret not in capsys.readouterr().out
+
+
+def test_jobs_are_404_when_the_deployment_has_no_input_bucket(api: ModuleType) -> None:
+    event = load_event("api_json.json")
+    event.update(path="/jobs", resource="/jobs", body="")
+    response = call(api, event)
+    assert response["statusCode"] == 404
+    assert "not enabled" in response_json(response)["message"]
