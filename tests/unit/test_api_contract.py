@@ -1,18 +1,13 @@
-"""The API handler over a fake service: contract, errors, options, every front door's event shape, CORS and
-tracing. Real-model runs per front door: tests/integration/test_api_front_doors.py."""
+"""The API handler over a fake service: contract, errors, options and every front door's event shape (CORS,
+X-Ray and debug mode: test_api_privacy.py; the real model per front door: tests/integration/test_api_front_doors.py)."""
 
 import base64
-import json
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from faceanon import detect_service, errors, service
-from faceanon.detect_service import DetectResult
-from faceanon.service import AnonymiseResult
-from faceanon.settings import Settings
+from faceanon import service
 from support.api_events import (
     BINARY_EVENTS,
     JSON_EVENTS,
@@ -24,44 +19,14 @@ from support.api_events import (
     set_query,
     with_body,
 )
-from support.aws import Context, use_detector
+from support.api_fakes import FakeService, b64, call, install_fake, json_event
 from support.handlers import load_handler
-from support.results import FACES, make_result
-
-FAKE_ERRORS: dict[bytes, Exception] = {
-    b"BIG": errors.ImageTooLargeError("image has 60000000 pixels; the limit is 50000000"),
-    b"MODEL": errors.ModelError("model file not found: /opt/python/secret/path.onnx"),
-    b"CRASH": RuntimeError("boom at 0xdeadbeef"),
-    b"TEXT": errors.UnsupportedImageError("not an image faceanon can decode"),
-}
-
-
-@dataclass
-class FakeService:
-    calls: list[tuple[str, bytes, Settings]] = field(default_factory=list)
-
-    def _check(self, kind: str, data: bytes, settings: Settings) -> None:
-        self.calls.append((kind, data, settings))
-        for prefix, exc in FAKE_ERRORS.items():
-            if data.startswith(prefix):
-                raise exc
-
-    def anonymise(self, data: bytes, settings: Settings, detector: Any = None) -> AnonymiseResult:
-        self._check("anonymise", data, settings)
-        return make_result(image=b"ANON:" + data, method=settings.method, shape=settings.shape)
-
-    def detect(self, data: bytes, settings: Settings, detector: Any = None) -> DetectResult:
-        self._check("detect", data, settings)
-        return DetectResult("JPEG", 64, 48, 1, FACES, settings.effective_threshold, settings.detection, "ab" * 32, {})
+from support.results import make_result
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeService:
-    fake = FakeService()
-    use_detector(monkeypatch, "fake-detector")
-    monkeypatch.setattr(service, "anonymise", fake.anonymise)
-    monkeypatch.setattr(detect_service, "detect", fake.detect)
-    return fake
+    return install_fake(monkeypatch)
 
 
 @pytest.fixture
@@ -69,18 +34,7 @@ def api(fake: FakeService) -> ModuleType:
     return load_handler("faceanon_lambda.api_handler")
 
 
-def call(api: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = api.handler(event, Context())
-    return response
-
-
-def json_event(payload: Any, name: str = "api_json.json", content_type: str = "application/json") -> dict[str, Any]:
-    event = with_body(load_event(name), json.dumps(payload), base64_encoded=False)
-    return set_header(event, "Content-Type", content_type)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+_b64 = b64
 
 
 # ---------------------------------------------------------------- contract (REST events)
@@ -254,56 +208,6 @@ def test_event_kinds() -> None:
         "alb": "alb",
         "alb_multi_value": "alb",
     }
-
-
-# ---------------------------------------------------------------- CORS and tracing
-
-
-@pytest.fixture
-def cors_api(fake: FakeService, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("API_CORS_ORIGINS", "https://app.example.com")
-    return load_handler("faceanon_lambda.api_handler")
-
-
-def test_cors_is_off_by_default(api: ModuleType) -> None:
-    event = set_header(load_event("api_json.json"), "Origin", "https://app.example.com")
-    event["body"] = json.dumps({"image": _b64(b"IMG")})
-    assert "access-control-allow-origin" not in response_headers(call(api, event))
-
-
-def test_cors_when_configured(cors_api: ModuleType) -> None:
-    event = set_header(json_event({"image": _b64(b"IMG")}), "Origin", "https://app.example.com")
-    headers = response_headers(call(cors_api, event))
-    assert headers["access-control-allow-origin"] == "https://app.example.com"
-    assert "X-Faces-Count" in headers["access-control-expose-headers"]
-    preflight = set_header(load_event("api_json.json"), "Origin", "https://app.example.com")
-    preflight.update(httpMethod="OPTIONS", body=None)
-    answer = call(cors_api, preflight)
-    assert answer["statusCode"] == 204
-    assert "x-api-key" in response_headers(answer)["access-control-allow-headers"].lower()
-
-
-def test_handler_never_puts_the_response_in_xray(api: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    recorded: list[Any] = []
-    monkeypatch.setattr(api.tracer, "_add_response_as_metadata", lambda **kwargs: recorded.append(kwargs))
-    assert call(api, json_event({"image": _b64(b"IMG")}))["statusCode"] == 200
-    assert recorded, "the tracer decorator did not run"
-    assert all(not call_args["capture_response"] for call_args in recorded)
-
-
-def test_powertools_debug_mode_cannot_leak_the_image(
-    fake: FakeService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """POWERTOOLS_DEV / POWERTOOLS_EVENT_HANDLER_DEBUG would make the resolver print events and tracebacks."""
-    monkeypatch.setenv("POWERTOOLS_DEV", "true")
-    monkeypatch.setenv("POWERTOOLS_EVENT_HANDLER_DEBUG", "true")
-    api = load_handler("faceanon_lambda.api_handler")
-    secret = _b64(b"IMG-private-pixels")
-    assert call(api, json_event({"image": secret}))["statusCode"] == 200
-    crashed = call(api, json_event({"image": _b64(b"CRASH")}))
-    assert crashed["statusCode"] == 500
-    assert "Traceback" not in crashed["body"]
-    assert secret not in capsys.readouterr().out
 
 
 def test_jobs_are_404_when_the_deployment_has_no_input_bucket(api: ModuleType) -> None:
