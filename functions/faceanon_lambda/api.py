@@ -1,11 +1,12 @@
-"""The API path: API Gateway (REST, proxy integration) event -> request -> anonymised response.
+"""The API contract without the router: an HTTP request (any of the four event shapes) -> ApiRequest, and
+results / errors -> Powertools responses.
 
-Contract (see openapi.yaml): ``POST /anonymise`` with either
-- ``Content-Type: application/json`` and ``{"image": base64, "method"?, "shape"?, "mask_scale"?,
-  "threshold"?, "return_boxes"?}`` -> ``200 {"faces", "image", "content_type", "boxes"?, "review", "model"}``;
-- ``Content-Type: image/*`` and the raw image (query parameters method, shape, mask_scale, threshold) ->
-  the anonymised image bytes with ``X-Faces-Count``.
-Errors: ``{"error": code, "message": text}`` with 400, 413, 415, 422 or 500 (no internals).
+``POST /anonymise`` and ``POST /detect`` take either
+- ``Content-Type: application/json`` and ``{"image": base64, "return_boxes"?, <options>}``, or
+- ``Content-Type: image/*`` and the raw image;
+and, in both kinds, the options (``Settings.with_options``: method, shape, fill, mask_scale, threshold,
+detection, jpeg_quality) as query parameters too (``return_boxes`` also). An option given both ways is a 400.
+Errors: ``{"error": code, "message": text}`` with 400, 404, 413, 415, 422 or 500 (no internals).
 """
 
 import base64
@@ -14,7 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from faceanon.errors import (
     FaceAnonError,
@@ -24,44 +26,61 @@ from faceanon.errors import (
     PayloadTooLargeError,
     UnsupportedImageError,
 )
-from faceanon.service import Anonymise, AnonymiseResult
-from faceanon.settings import Settings
+from faceanon.service import AnonymiseResult
+from faceanon.settings import REQUEST_OPTIONS, Settings
 
-from .config import LAMBDA_PAYLOAD_LIMIT, LambdaConfig
+from .config import LAMBDA_PAYLOAD_LIMIT
 
-# JSON field -> type(s) accepted. Settings validates the values.
-_JSON_FIELDS: dict[str, tuple[type, ...]] = {
-    "image": (str,),
-    "method": (str,),
-    "shape": (str,),
-    "mask_scale": (int, float),
-    "threshold": (int, float),
-    "return_boxes": (bool,),
-}
-_SETTING_FIELDS = ("method", "shape", "mask_scale", "threshold")
-_NUMERIC = {"mask_scale", "threshold"}
-_STATUS: tuple[tuple[type[FaceAnonError], int, str], ...] = (
+# Fields of the request itself (not settings); everything else in a JSON body must be a REQUEST_OPTIONS name.
+REQUEST_FIELDS: dict[str, type] = {"image": str, "return_boxes": bool}
+STATUS: tuple[tuple[type[FaceAnonError], int, str], ...] = (
     (InvalidRequestError, 400, "bad_request"),
     (PayloadTooLargeError, 413, "payload_too_large"),
     (UnsupportedImageError, 415, "unsupported_media_type"),
     (ImageTooLargeError, 422, "image_too_large"),
 )
+NOT_FOUND = "not_found"
+INTERNAL = "internal"
+JSON = "application/json"
 _HEADER_ROOM = 16 * 1024  # status line, headers and JSON keys next to the base64 image
 
 
 @dataclass(frozen=True)
 class ApiRequest:
     image: bytes
-    overrides: dict[str, Any]
+    settings: Settings
     binary: bool  # raw image in, raw image out
     return_boxes: bool = False
 
 
-def _content_type(event: APIGatewayProxyEvent) -> str:
-    return (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+def header(event: BaseProxyEvent, name: str) -> str:
+    """One request header, case-insensitive, from ``headers`` or (ALB, REST) ``multiValueHeaders``."""
+    wanted = name.lower()
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == wanted and isinstance(value, str):
+            return value
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == wanted and values:
+            return str(values[0])
+    return ""
 
 
-def _raw_body(event: APIGatewayProxyEvent) -> bytes:
+def content_type(event: BaseProxyEvent) -> str:
+    return header(event, "content-type").split(";")[0].strip().lower()
+
+
+def query_parameters(event: BaseProxyEvent) -> dict[str, str]:
+    """Query parameters (each at most once) from whichever field the event shape fills."""
+    params: dict[str, str] = {}
+    for name, values in event.resolved_query_string_parameters.items():
+        given = [values] if isinstance(values, str) else list(values)
+        if len(given) > 1:
+            raise InvalidRequestError(f"query parameter {name} is given more than once")
+        params[name] = given[0] if given else ""
+    return params
+
+
+def raw_body(event: BaseProxyEvent) -> bytes:
     body = event.body or ""
     if event.is_base64_encoded:
         try:
@@ -71,18 +90,7 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
     return body.encode()
 
 
-def _check_size(image: bytes, config: LambdaConfig) -> bytes:
-    if not image:
-        raise InvalidRequestError("the image is empty")
-    if len(image) > config.api_max_bytes:
-        raise PayloadTooLargeError(
-            f"image is {len(image)} bytes; the API accepts at most {config.api_max_bytes} "
-            "(Lambda's 6 MB payload limit); upload larger photos to the input bucket"
-        )
-    return image
-
-
-def _parse_json(raw: bytes, config: LambdaConfig) -> ApiRequest:
+def json_object(raw: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -91,70 +99,78 @@ def _parse_json(raw: bytes, config: LambdaConfig) -> ApiRequest:
         raise InvalidRequestError("request body is nested too deeply") from exc
     if not isinstance(payload, dict):
         raise InvalidRequestError("request body must be a JSON object")
-    for name, value in payload.items():
-        allowed = _JSON_FIELDS.get(name)
-        if allowed is None:
-            raise InvalidRequestError(f"unknown field: {name}")
-        if not isinstance(value, allowed) or (name in _NUMERIC and isinstance(value, bool)):
-            raise InvalidRequestError(f"field {name} has the wrong type")
-    if "image" not in payload:
-        raise InvalidRequestError("field image (base64) is required")
-    try:
-        image = base64.b64decode(payload["image"], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestError("field image is not valid base64") from exc
-    overrides = {name: payload[name] for name in _SETTING_FIELDS if name in payload}
-    return ApiRequest(
-        _check_size(image, config), overrides, binary=False, return_boxes=payload.get("return_boxes", False)
-    )
+    return payload
 
 
-def _parse_query(params: dict[str, str]) -> dict[str, Any]:
-    unknown = set(params) - set(_SETTING_FIELDS)
-    if unknown:
-        raise InvalidRequestError(f"unknown query parameter: {sorted(unknown)[0]}")
-    overrides: dict[str, Any] = {}
-    for name, value in params.items():
-        if name in _NUMERIC:
-            try:
-                overrides[name] = float(value)
-            except ValueError as exc:
-                raise InvalidRequestError(f"query parameter {name} must be a number") from exc
-        else:
-            overrides[name] = value
-    return overrides
+def _check_size(image: bytes, max_bytes: int) -> bytes:
+    if not image:
+        raise InvalidRequestError("the image is empty")
+    if len(image) > max_bytes:
+        raise PayloadTooLargeError(
+            f"image is {len(image)} bytes; the API accepts at most {max_bytes} "
+            "(Lambda's 6 MB payload limit); use POST /jobs for larger photos"
+        )
+    return image
 
 
-def parse_request(event: APIGatewayProxyEvent, config: LambdaConfig) -> ApiRequest:
-    """Validate the request; raises InvalidRequestError / PayloadTooLargeError / UnsupportedImageError."""
-    content_type = _content_type(event)
-    if content_type == "application/json":
-        return _parse_json(_raw_body(event), config)
-    if content_type.startswith("image/"):
-        image = _check_size(_raw_body(event), config)
-        return ApiRequest(image, _parse_query(event.query_string_parameters), binary=True)
-    raise UnsupportedImageError("Content-Type must be application/json or image/*")
+def _return_boxes(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise InvalidRequestError("return_boxes must be true or false")
 
 
-def success_response(result: AnonymiseResult, request: ApiRequest) -> dict[str, Any]:
-    encoded = base64.b64encode(result.image).decode("ascii")
-    if len(encoded) + _HEADER_ROOM > LAMBDA_PAYLOAD_LIMIT:
-        raise PayloadTooLargeError("the anonymised image is too large for an API response; use the input bucket")
+def parse_request(event: BaseProxyEvent, base: Settings, max_bytes: int) -> ApiRequest:
+    """Validate an image request (JSON or raw); raises InvalidRequestError / PayloadTooLargeError /
+    UnsupportedImageError. Settings validates every option, whichever way it came."""
+    kind = content_type(event)
+    if kind != JSON and not kind.startswith("image/"):
+        raise UnsupportedImageError("Content-Type must be application/json or image/*")
+    query: dict[str, Any] = dict(query_parameters(event))
+    fields: dict[str, Any] = {}
+    if kind == JSON:
+        fields = json_object(raw_body(event))
+        for name, value in fields.items():
+            if name in REQUEST_FIELDS:
+                if not isinstance(value, REQUEST_FIELDS[name]):
+                    raise InvalidRequestError(f"field {name} has the wrong type")
+            elif name not in REQUEST_OPTIONS:
+                raise InvalidRequestError(f"unknown field {name}; options: {', '.join(REQUEST_OPTIONS)}")
+            if name in query:
+                raise InvalidRequestError(f"{name} is given both as a query parameter and as a JSON field")
+        if "image" not in fields:
+            raise InvalidRequestError("field image (base64) is required")
+        try:
+            image = base64.b64decode(fields.pop("image"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidRequestError("field image is not valid base64") from exc
+    else:
+        image = raw_body(event)
+    return_boxes = _return_boxes(fields.pop("return_boxes", query.pop("return_boxes", False)))
+    settings = base.with_options(query, what="query parameter").with_options(fields, what="field", typed=True)
+    return ApiRequest(_check_size(image, max_bytes), settings, binary=kind != JSON, return_boxes=return_boxes)
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=headers)
+
+
+def anonymised_response(result: AnonymiseResult, request: ApiRequest) -> Response[Any]:
+    encoded_size = 4 * ((len(result.image) + 2) // 3)
+    if encoded_size + _HEADER_ROOM > LAMBDA_PAYLOAD_LIMIT:
+        raise PayloadTooLargeError("the anonymised image is too large for an API response; use POST /jobs")
     if request.binary:
-        return {
-            "statusCode": 200,
-            "headers": {
-                "Content-Type": result.content_type,
-                "X-Faces-Count": str(result.face_count),
-                "X-Review": "true" if result.review else "false",
-                "X-Model-Sha256": result.model_sha256,
-            },
-            "body": encoded,
-            "isBase64Encoded": True,
+        headers = {
+            "X-Faces-Count": str(result.face_count),
+            "X-Review": "true" if result.review else "false",
+            "X-Model-Sha256": result.model_sha256,
         }
+        # bytes: Powertools sends them base64 with isBase64Encoded (API Gateway, URLs and ALB decode it).
+        return Response(status_code=200, content_type=result.content_type, body=result.image, headers=headers)
     body: dict[str, Any] = {
         "faces": result.face_count,
-        "image": encoded,
+        "image": base64.b64encode(result.image).decode("ascii"),
         "content_type": result.content_type,
         "review": result.review,
         "review_reasons": list(result.review_reasons),
@@ -165,28 +181,15 @@ def success_response(result: AnonymiseResult, request: ApiRequest) -> dict[str, 
     return json_response(200, body)
 
 
-def json_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
-
-
-def error_response(exc: Exception) -> dict[str, Any]:
-    """Map an exception to a client response; only FaceAnonError messages (written for clients) are shown."""
+def error_body(exc: Exception) -> tuple[int, dict[str, str]]:
+    """(status, body) for an exception; only FaceAnonError messages (written for clients) are shown."""
     if isinstance(exc, FaceAnonError) and not isinstance(exc, ModelError):
-        for kind, status, code in _STATUS:
+        for kind, status, code in STATUS:
             if isinstance(exc, kind):
-                return json_response(status, {"error": code, "message": str(exc)})
-    return json_response(500, {"error": "internal", "message": "internal error; the request was not processed"})
+                return status, {"error": code, "message": str(exc)}
+    return 500, {"error": INTERNAL, "message": "internal error; the request was not processed"}
 
 
-def anonymise_request(
-    event: dict[str, Any], *, config: LambdaConfig, settings: Settings, anonymise: Anonymise
-) -> dict[str, Any]:
-    """The whole API path as a plain function: returns the proxy response (raises only on 5xx causes)."""
-    request = parse_request(APIGatewayProxyEvent(event), config)
-    result = anonymise(request.image, settings.override(**request.overrides))
-    return success_response(result, request)
+def error_response(exc: Exception) -> Response[str]:
+    status, body = error_body(exc)
+    return json_response(status, body)

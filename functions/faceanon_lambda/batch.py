@@ -33,7 +33,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 from faceanon.errors import FaceAnonError, InvalidRequestError, ModelError
 from faceanon.service import Anonymise
-from faceanon.settings import Settings
+from faceanon.settings import REQUEST_OPTIONS, Settings
 
 from .config import LambdaConfig
 from .s3_pipeline import SourceObject, anonymise_object
@@ -43,13 +43,9 @@ ResultCode = Literal["Succeeded", "TemporaryFailure", "PermanentFailure"]
 INTERNAL_ERROR = "internal error (see the function's logs)"
 RESULT_STRING_MAX = 200  # the completion report's ResultMessage column; keep it short
 
-# userArguments (a string -> string map) -> how to parse the value; Settings.override validates the range.
-USER_ARGUMENTS: Mapping[str, Callable[[str], Any]] = {
-    "method": str,
-    "shape": str,
-    "mask_scale": float,
-    "threshold": float,
-}
+# userArguments (a string -> string map) are the request options every entry point shares; Settings parses
+# and validates them (the API's query parameters and the CLI flags are the same names).
+USER_ARGUMENTS: Mapping[str, type] = REQUEST_OPTIONS
 # S3 error codes worth retrying: throttling, timeouts and server-side failures.
 TEMPORARY_S3_CODES = frozenset(
     {
@@ -124,16 +120,7 @@ def job_settings(base: Settings, user_arguments: Any) -> Settings:
         return base
     if not isinstance(user_arguments, dict):
         raise InvalidRequestError("userArguments is not an object")
-    changes: dict[str, Any] = {}
-    for name, raw in user_arguments.items():
-        parse = USER_ARGUMENTS.get(name)
-        if parse is None:
-            raise InvalidRequestError(f"unknown userArgument {name}; allowed: {', '.join(USER_ARGUMENTS)}")
-        try:
-            changes[name] = parse(str(raw).strip())
-        except ValueError as exc:
-            raise InvalidRequestError(f"userArgument {name} must be a number") from exc
-    return base.override(**changes)
+    return base.with_options({name: str(raw) for name, raw in user_arguments.items()}, what="userArgument")
 
 
 # ---------------------------------------------------------------- classification

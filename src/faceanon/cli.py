@@ -196,6 +196,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         metavar="COLOUR",
         help=f"fill colour: black, white, grey, #rrggbb or noise (default: {DEFAULT_FILL}; $FACEANON_FILL)",
     )
+    anon.add_argument(
+        "--jpeg-quality",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="JPEG output quality, 1-100 (default: 90; $FACEANON_JPEG_QUALITY)",
+    )
     _add_common(anon)
     existing = anon.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")

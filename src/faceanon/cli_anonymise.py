@@ -17,7 +17,14 @@ from .settings import Settings
 
 def cmd_anonymise(args: argparse.Namespace) -> int:
     """Anonymise files and folders; outputs keep name and format; exit 1 if any file failed or was refused."""
-    settings = settings_for(args, method=args.method, shape=args.shape, mask_scale=args.mask_scale, fill=args.fill)
+    settings = settings_for(
+        args,
+        method=args.method,
+        shape=args.shape,
+        mask_scale=args.mask_scale,
+        fill=args.fill,
+        jpeg_quality=args.jpeg_quality,
+    )
     if STDIO in args.inputs:
         if len(args.inputs) != 1:
             raise InvalidRequestError("- (stdin) must be the only input")

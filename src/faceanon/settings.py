@@ -41,6 +41,25 @@ ENV_VARS: Mapping[str, str] = {
     "FACEANON_MODEL_PATH": "model_path",
 }
 
+# The settings a single request may change, with the type of each: the CLI flags, the API's JSON fields and
+# query parameters and the backfill job's userArguments are these names, parsed and validated by
+# Settings.with_options. Limits, threads and the model stay the deployment's.
+REQUEST_OPTIONS: Mapping[str, type] = {
+    "method": str,
+    "shape": str,
+    "fill": str,
+    "mask_scale": float,
+    "threshold": float,
+    "detection": str,
+    "jpeg_quality": int,
+}
+# Inclusive ranges of the numeric request options (Settings checks them; openapi.yaml publishes them).
+OPTION_RANGES: Mapping[str, tuple[float, float]] = {
+    "mask_scale": (0.5, 3.0),
+    "threshold": (0.01, 0.99),
+    "jpeg_quality": (1, 100),
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -67,14 +86,20 @@ class Settings:
             (self.shape in SHAPES, f"shape must be one of {', '.join(SHAPES)}"),
             (self.detection in DETECTIONS, f"detection must be one of {', '.join(DETECTIONS)}"),
             (bool(_COLOUR.match(fill)), "fill must be a colour name, #rrggbb or noise"),
-            (_is_number(self.mask_scale) and 0.5 <= self.mask_scale <= 3.0, "mask_scale must be in [0.5, 3]"),
             (
-                self.threshold is None or (_is_number(self.threshold) and 0.01 <= self.threshold <= 0.99),
+                _is_number(self.mask_scale) and _in_range("mask_scale", self.mask_scale),
+                "mask_scale must be in [0.5, 3]",
+            ),
+            (
+                self.threshold is None or (_is_number(self.threshold) and _in_range("threshold", self.threshold)),
                 "threshold must be in [0.01, 0.99]",
             ),
             (_is_int(self.max_pixels) and 1 <= self.max_pixels <= 500_000_000, "max_pixels out of range"),
             (_is_int(self.max_bytes) and 1 <= self.max_bytes <= 1 << 31, "max_bytes out of range"),
-            (_is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
+            (
+                _is_int(self.jpeg_quality) and _in_range("jpeg_quality", self.jpeg_quality),
+                "jpeg_quality must be in [1, 100]",
+            ),
             (
                 _is_int(self.png_compress_level) and 0 <= self.png_compress_level <= 9,
                 "png_compress_level must be in [0, 9]",
@@ -108,6 +133,17 @@ class Settings:
             raise InvalidRequestError(f"unknown setting: {sorted(unknown)[0]}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def with_options(self, options: Mapping[str, object], *, what: str = "option", typed: bool = False) -> "Settings":
+        """A copy with REQUEST_OPTIONS applied. Values are text (query parameters, userArguments), parsed to the
+        option's type, or with ``typed`` JSON values that must already have it. ``what`` names them in errors."""
+        changes: dict[str, Any] = {}
+        for name, value in options.items():
+            kind = REQUEST_OPTIONS.get(name)
+            if kind is None:
+                raise InvalidRequestError(f"unknown {what} {name}; allowed: {', '.join(REQUEST_OPTIONS)}")
+            changes[name] = _option_value(name, kind, value, typed)
+        return self.override(**changes)
+
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -122,6 +158,26 @@ def _parse(field_name: str, raw: str, env_name: str) -> Any:
     except ValueError as exc:
         raise InvalidRequestError(f"{env_name} must be a number") from exc
     return raw
+
+
+def _option_value(name: str, kind: type, value: object, typed: bool) -> Any:
+    if isinstance(value, str) and kind is not str and not typed:
+        try:
+            return kind(value.strip())
+        except ValueError as exc:
+            raise InvalidRequestError(f"{name} must be {'an integer' if kind is int else 'a number'}") from exc
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is float and _is_number(value):
+        return value
+    if kind is int and _is_int(value):
+        return value
+    raise InvalidRequestError(f"{name} has the wrong type (expected {'text' if kind is str else kind.__name__})")
+
+
+def _in_range(name: str, value: float) -> bool:
+    low, high = OPTION_RANGES[name]
+    return low <= value <= high
 
 
 def _is_number(value: object) -> bool:

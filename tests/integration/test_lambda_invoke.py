@@ -22,6 +22,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from faceanon_tools.lambda_invoke import FunctionSpec, InvokeError, function_spec, invoke
+from support.api_events import BINARY_EVENTS, response_bytes, response_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -72,12 +73,24 @@ def test_api_json_binary_and_bad_input_events() -> None:
 
     assert as_binary["statusCode"] == 200
     assert as_binary["isBase64Encoded"] is True
-    assert as_binary["headers"]["X-Faces-Count"] == str(body["faces"])
+    assert response_headers(as_binary)["x-faces-count"] == str(body["faces"])
     with Image.open(io.BytesIO(base64.b64decode(as_binary["body"]))) as image:
         assert image.format == "JPEG"
 
     assert bad["statusCode"] == 400
     assert "base64" in json.loads(bad["body"])["message"]
+
+
+@pytest.mark.parametrize("door", ["http", "function_url", "alb", "alb_multi_value"])
+def test_every_front_door_through_the_build(door: str) -> None:
+    """The layer-only runtime (no pydantic, no dev packages) serves each event shape."""
+    report = invoke(spec("AnonymiseApiFunction"), [(EVENTS / BINARY_EVENTS[door]).read_bytes()])
+    assert report.ok, (report.init_error, [i.error for i in report.invocations])
+    (response,) = (json.loads(i.response or b"") for i in report.invocations)
+    assert response["statusCode"] == 200
+    assert int(response_headers(response)["x-faces-count"]) >= 1
+    with Image.open(io.BytesIO(response_bytes(response))) as image:
+        assert (image.format, image.size) == ("JPEG", (256, 256))
 
 
 def _linked_copy(source: Path, target: Path, *, skip: Path) -> None:

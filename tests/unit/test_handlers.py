@@ -1,6 +1,5 @@
-"""Lambda handlers over a fake faceanon.service: S3 (SQS batch) path on moto's mock_aws, and the API path."""
+"""Lambda handlers over a fake faceanon.service: the S3 (SQS batch) path on moto's mock_aws (the API: test_api*.py)."""
 
-import base64
 import copy
 import functools
 import json
@@ -83,11 +82,6 @@ def s3(fake_service: FakeService) -> Iterator[Any]:
 @pytest.fixture
 def queue(s3: Any) -> ModuleType:
     return load_handler("faceanon_lambda.queue_handler")
-
-
-@pytest.fixture
-def api(fake_service: FakeService) -> ModuleType:
-    return load_handler("faceanon_lambda.api_handler")
 
 
 def sqs_event(*keys: str, etags: dict[str, str] | None = None) -> dict[str, Any]:
@@ -273,111 +267,6 @@ def test_parse_message_rejects_non_s3_bodies(queue: ModuleType, body: Any) -> No
 
     with pytest.raises(errors.InvalidRequestError):
         parse_message(body)
-
-
-# ---------------------------------------------------------------- API path
-
-
-def api_event(name: str, **changes: Any) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    event.update(changes)
-    return event
-
-
-def json_event(payload: Any, content_type: str = "application/json") -> dict[str, Any]:
-    event = api_event("api_json.json", body=json.dumps(payload))
-    event["headers"] = {"content-type": content_type}
-    return event
-
-
-def test_api_json_round_trip(api: ModuleType, fake_service: FakeService) -> None:
-    image = base64.b64encode(b"IMG-json").decode()
-    payload = {
-        "image": image,
-        "method": "blur",
-        "shape": "box",
-        "mask_scale": 2,
-        "threshold": 0.5,
-        "return_boxes": True,
-    }
-    response = api.handler(json_event(payload), Context())
-    assert response["statusCode"] == 200
-    assert response["headers"]["Content-Type"] == "application/json"
-    body = json.loads(response["body"])
-    assert base64.b64decode(body["image"]) == b"ANON:IMG-json"
-    assert (body["faces"], body["content_type"], body["review"], body["model"]) == (2, "image/jpeg", True, "ab" * 32)
-    assert body["boxes"][0] == {"box": [1.0, 2.0, 30.0, 40.0], "score": 0.9123}
-    used = fake_service.calls[0][1]
-    assert (used.method, used.shape, used.mask_scale, used.threshold) == ("blur", "box", 2, 0.5)
-
-
-def test_api_json_without_boxes(api: ModuleType) -> None:
-    response = api.handler(json_event({"image": base64.b64encode(b"IMG").decode()}), Context())
-    assert "boxes" not in json.loads(response["body"])
-
-
-def test_api_binary_round_trip(api: ModuleType, fake_service: FakeService) -> None:
-    event = api_event("api_binary.json", body=base64.b64encode(b"IMG-binary").decode())
-    event["queryStringParameters"] = {"method": "pixelate", "mask_scale": "1.5"}
-    response = api.handler(event, Context())
-    assert response["statusCode"] == 200
-    assert response["isBase64Encoded"] is True
-    assert base64.b64decode(response["body"]) == b"ANON:IMG-binary"
-    assert response["headers"]["X-Faces-Count"] == "2"
-    assert response["headers"]["Content-Type"] == "image/jpeg"
-    assert (fake_service.calls[0][1].method, fake_service.calls[0][1].mask_scale) == ("pixelate", 1.5)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-@pytest.mark.parametrize(
-    ("event", "status", "message_part"),
-    [
-        (api_event("api_bad_input.json"), 400, "not valid base64"),
-        (api_event("api_json.json", body="{not json"), 400, "not valid JSON"),
-        (api_event("api_json.json", body="[1, 2]"), 400, "JSON object"),
-        (api_event("api_json.json", body="{}"), 400, "image (base64) is required"),
-        (json_event({"image": _b64(b"IMG"), "colour": "red"}), 400, "unknown field: colour"),
-        (json_event({"image": _b64(b"IMG"), "threshold": "high"}), 400, "threshold has the wrong type"),
-        (json_event({"image": _b64(b"IMG"), "mask_scale": True}), 400, "mask_scale has the wrong type"),
-        (json_event({"image": _b64(b"IMG"), "method": "smudge"}), 400, "method must be one of"),
-        (json_event({"image": _b64(b"IMG"), "threshold": 2.0}), 400, "threshold must be in"),
-        (json_event({"image": ""}), 400, "empty"),
-        (json_event({"image": _b64(b"IMG" * 2_000_000)}), 413, "upload larger photos to the input bucket"),
-        (json_event({"image": _b64(b"IMG")}, content_type="text/plain"), 415, "Content-Type must be"),
-        (api_event("api_json.json", headers={}), 415, "Content-Type must be"),
-        (json_event({"image": _b64(b"TEXT")}), 415, "not an image"),
-        (json_event({"image": _b64(b"BIG")}), 422, "pixels"),
-        (api_event("api_binary.json", body="***"), 400, "not valid base64"),
-        (api_event("api_binary.json", queryStringParameters={"size": "1"}), 400, "unknown query parameter"),
-        (api_event("api_binary.json", queryStringParameters={"threshold": "x"}), 400, "must be a number"),
-    ],
-)
-def test_api_client_errors(api: ModuleType, event: dict[str, Any], status: int, message_part: str) -> None:
-    response = api.handler(event, Context())
-    assert response["statusCode"] == status
-    body = json.loads(response["body"])
-    assert message_part in body["message"]
-    assert body["error"] != "internal"
-
-
-@pytest.mark.parametrize("payload", [b"MODEL", b"CRASH"])
-def test_api_server_errors_hide_internals(api: ModuleType, payload: bytes) -> None:
-    response = api.handler(json_event({"image": _b64(payload)}), Context())
-    assert response["statusCode"] == 500
-    body = json.loads(response["body"])
-    assert body["error"] == "internal"
-    assert "secret" not in response["body"]
-    assert "0xdeadbeef" not in response["body"]
-
-
-def test_api_response_too_large_for_lambda(api: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    huge = make_result(image=b"x" * 5_000_000)
-    monkeypatch.setattr(service, "anonymise", lambda data, settings, detector=None: huge)
-    response = api.handler(json_event({"image": _b64(b"IMG")}), Context())
-    assert response["statusCode"] == 413
 
 
 class FailingPuts:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from faceanon.settings import ENV_VARS, METHODS, SHAPES, Settings
+from faceanon.settings import ENV_VARS, METHODS, REQUEST_OPTIONS, SHAPES, Settings
 from faceanon_tools.lambda_invoke import function_spec
 from faceanon_tools.template import load_template
 
@@ -113,22 +113,101 @@ def test_api_requires_a_key_and_is_throttled() -> None:
     assert api["Auth"]["ApiKeyRequired"] is True
     assert api["Auth"]["UsagePlan"]["Throttle"]
     assert api["BinaryMediaTypes"] == ["image~1*"]
-    (event,) = RESOURCES["AnonymiseApiFunction"]["Properties"]["Events"].values()
-    assert (event["Properties"]["Method"], event["Properties"]["Path"]) == ("post", "/anonymise")
+    events = RESOURCES["AnonymiseApiFunction"]["Properties"]["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e for e in events.values()}
+    assert {e["Type"] for e in events.values()} == {"Api"}
+    api_routes = {("post", "/anonymise"), ("post", "/detect"), ("post", "/jobs"), ("get", "/jobs/{job_id}")}
+    assert set(routes) == api_routes | {("options", "/{proxy+}")}
+    for route in api_routes:  # every route but the CORS preflight (which browsers send without the key)
+        assert routes[route]["Properties"]["Auth"]["ApiKeyRequired"] is True
+    assert routes[("options", "/{proxy+}")]["Properties"]["Auth"]["ApiKeyRequired"] is False
+
+
+def test_rest_routes_are_the_apps_routes() -> None:
+    document = OPENAPI["paths"]
+    events = RESOURCES["AnonymiseApiFunction"]["Properties"]["Events"].values()
+    wired = {
+        (e["Properties"]["Path"], e["Properties"]["Method"]) for e in events if e["Properties"]["Method"] != "options"
+    }
+    assert wired == {(path, method) for path, operations in document.items() for method in operations}
+
+
+@pytest.mark.parametrize(
+    ("condition", "resources"),
+    [
+        (
+            "HttpApiEnabled",
+            {
+                "AnonymiseHttpApi",
+                "AnonymiseHttpApiIntegration",
+                "AnonymiseHttpApiRoute",
+                "AnonymiseHttpApiStage",
+                "AnonymiseHttpApiPermission",
+            },
+        ),
+        ("FunctionUrlEnabled", {"AnonymiseFunctionUrl"}),
+        ("AlbEnabled", {"AnonymiseAlbPermission", "AnonymiseAlbTargetGroup", "AnonymiseAlbListenerRule"}),
+    ],
+)
+def test_other_front_doors_are_opt_in(condition: str, resources: set[str]) -> None:
+    assert {name for name, res in RESOURCES.items() if res.get("Condition") == condition} == resources
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["EnableHttpApi"]["Default"] == parameters["EnableFunctionUrl"]["Default"] == "false"
+    assert parameters["AlbListenerArn"]["Default"] == ""
+
+
+def test_other_front_doors_target_the_api_function() -> None:
+    arn = {"Fn::GetAtt": ["AnonymiseApiFunction", "Arn"]}
+    integration = RESOURCES["AnonymiseHttpApiIntegration"]["Properties"]
+    assert (integration["IntegrationUri"], integration["PayloadFormatVersion"]) == (arn, "2.0")
+    assert RESOURCES["AnonymiseHttpApiRoute"]["Properties"]["AuthorizationType"] == {"Ref": "HttpApiAuth"}
+    assert TEMPLATE["Parameters"]["HttpApiAuth"]["Default"] == "AWS_IAM"
+    url = RESOURCES["AnonymiseFunctionUrl"]["Properties"]
+    assert (url["TargetFunctionArn"], url["AuthType"]) == (arn, {"Ref": "FunctionUrlAuthType"})
+    assert TEMPLATE["Parameters"]["FunctionUrlAuthType"]["Default"] == "AWS_IAM"
+    group = RESOURCES["AnonymiseAlbTargetGroup"]["Properties"]
+    assert (group["TargetType"], group["Targets"]) == ("lambda", [{"Id": arn}])
+    assert {"Key": "lambda.multi_value_headers.enabled", "Value": {"Ref": "AlbMultiValueHeaders"}} in group[
+        "TargetGroupAttributes"
+    ]
+
+
+def test_api_function_environment_is_what_the_code_reads() -> None:
+    from faceanon_lambda.api_config import ApiConfig
+
+    variables = RESOURCES["AnonymiseApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["API_CORS_ORIGINS"] == {"Ref": "ApiCorsOrigins"}
+    assert TEMPLATE["Parameters"]["ApiCorsOrigins"]["Default"] == ""  # CORS off by default
+    assert variables["INPUT_BUCKET"] == {"Ref": "InputBucket"}
+    # Job uploads must land where the upload trigger listens.
+    assert variables["JOBS_PREFIX"] == {"Fn::Sub": "${UploadPrefix}jobs/"}
+    env = {"INPUT_BUCKET": "in", "JOBS_PREFIX": "up/jobs/", "JOB_UPLOAD_EXPIRES": "120", "API_CORS_ORIGINS": "a,b"}
+    assert set(env) <= set(variables)
+    config = ApiConfig.from_env(env)
+    assert (config.jobs_prefix, config.upload_expires, config.cors_origins) == ("up/jobs/", 120, ("a", "b"))
+
+
+def test_api_function_may_presign_only_job_uploads() -> None:
+    (policy,) = RESOURCES["AnonymiseApiFunction"]["Properties"]["Policies"]
+    puts = [st for st in policy["Statement"] if "s3:PutObject" in str(st["Action"])]
+    assert [st["Resource"] for st in puts] == [{"Fn::Sub": "${InputBucket.Arn}/${UploadPrefix}jobs/*"}]
 
 
 def test_openapi_matches_the_handler_contract() -> None:
     from faceanon_lambda import api
 
     schemas = OPENAPI["components"]["schemas"]
-    assert set(schemas["AnonymiseRequest"]["properties"]) == set(api._JSON_FIELDS)
+    assert set(schemas["ImageRequest"]["properties"]) == set(api.REQUEST_FIELDS) | set(REQUEST_OPTIONS)
     assert tuple(schemas["Method"]["enum"]) == METHODS
     assert tuple(schemas["Shape"]["enum"]) == SHAPES
-    codes = {code for _, _, code in api._STATUS} | {"internal"}
+    codes = {code for _, _, code in api.STATUS} | {api.INTERNAL, api.NOT_FOUND}
     assert set(schemas["Error"]["properties"]["error"]["enum"]) == codes
-    statuses = {str(status) for _, status, _ in api._STATUS} | {"200", "500"}
+    statuses = {str(status) for _, status, _ in api.STATUS} | {"200", "500"}
     assert statuses <= set(OPENAPI["paths"]["/anonymise"]["post"]["responses"])
-    assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == set(api._SETTING_FIELDS)
+    assert {p["name"] for p in OPENAPI["paths"]["/anonymise"]["post"]["parameters"]} == {
+        *REQUEST_OPTIONS,
+        "return_boxes",
+    }
 
 
 @pytest.mark.parametrize("name", ["AnonymiseUploadFunction", "BackfillFunction"])
