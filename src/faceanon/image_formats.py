@@ -56,7 +56,7 @@ FORMATS: Final[dict[str, ImageFormat]] = {
 OPENABLE: Final = [name for name in FORMATS if name in Image.OPEN]
 CONTENT_TYPES: Final[dict[str, str]] = {fmt.output: fmt.content_type for fmt in FORMATS.values()}
 EXTENSIONS: Final[dict[str, str]] = {ext: fmt.output for fmt in FORMATS.values() for ext in fmt.extensions}
-SUPPORTED_NAMES: Final = "JPEG, PNG/APNG, WebP, GIF, TIFF, BMP/DIB, AVIF, HEIC"
+SUPPORTED_NAMES: Final = "JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF, HEIC"  # in error messages (clients match them)
 
 # zlib level for PNG output. Pillow's default (6) made encoding the slowest stage for small photos: on 60
 # Kaggle PNGs (median 400 x 227) level 6 took 32.6 ms p50, level 1 7.9 ms for 7% more bytes (OpenCV also

@@ -1,0 +1,379 @@
+"""Odd but valid images, built byte by byte where Pillow's writers would not make them (or would "fix" them).
+
+Pillow's GIF/APNG writers merge identical frames and its WebP writer (libwebp) too, so the files that have them
+are assembled here from chunks; PNG colour keys (tRNS) are written with the raw sample values; a WebP-compressed
+TIFF is a TIFF whose strip is a WebP file (what libtiff writes). Public-domain sample photos from installed
+packages (scikit-image's data folder) are read in place, never copied. ``odd_files()`` lists them all.
+"""
+
+import io
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from faceanon.errors import FaceAnonError, UnsupportedImageError
+
+
+@dataclass(frozen=True)
+class OddFile:
+    name: str
+    data: bytes
+    error: type[FaceAnonError] | None = None  # None: must come back as the same picture, masked
+    message: str = ""  # a part of the error message (a clear domain error)
+    alpha: tuple[npt.NDArray[np.uint8], ...] | None = None  # the alpha a viewer sees, when Pillow's is wrong
+
+
+def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _scene(width: int, height: int, seed: int) -> npt.NDArray[np.uint8]:
+    """A smooth picture (a different one per seed)."""
+    ys = np.linspace(30, 220, height)[:, None]
+    xs = np.linspace(30, 220, width)[None, :]
+    rgb = np.stack([ys + 0 * xs + seed * 7, 0 * ys + xs, (ys + xs) / 2 + seed * 13], axis=2)
+    return (rgb % 256).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ GIF
+
+
+def raw_gif(
+    frames: Sequence[npt.NDArray[np.uint8]],
+    palette: npt.NDArray[np.uint8],
+    *,
+    delays_cs: Sequence[int],
+    disposals: Sequence[int],
+    transparency: int | None,
+    loop: int | None = 0,
+    places: Sequence[tuple[int, int]] | None = None,
+    screen: tuple[int, int] | None = None,
+) -> bytes:
+    """A GIF of these index frames (H x W uint8) at places (x, y) on the screen, one global 256-colour palette."""
+    height, width = frames[0].shape
+    screen_w, screen_h = screen or (width, height)
+    out = [b"GIF89a", struct.pack("<HHBBB", screen_w, screen_h, 0xF7, 0, 0), palette.astype(np.uint8).tobytes()]
+    if loop is not None:
+        out.append(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\0")
+    for index, indices in enumerate(frames):
+        x, y = places[index] if places else (0, 0)
+        flags = (disposals[index] << 2) | (1 if transparency is not None else 0)
+        out.append(b"!\xf9\x04" + struct.pack("<BHB", flags, delays_cs[index], transparency or 0) + b"\0")
+        out.append(_gif_image(indices, palette, x, y))
+    out.append(b";")
+    return b"".join(out)
+
+
+def _gif_image(indices: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], x: int, y: int) -> bytes:
+    """Image descriptor + LZW data of one frame, cut from a still GIF Pillow writes with this palette."""
+    still = Image.frombytes("P", (indices.shape[1], indices.shape[0]), np.ascontiguousarray(indices).tobytes())
+    still.putpalette(palette.tobytes())
+    data = _save(still, "GIF", optimize=False)
+    start = 13 + 768  # header, screen descriptor, the 256-entry global palette
+    assert data[start : start + 1] == b",", "Pillow wrote something before the image descriptor"
+    return b"," + struct.pack("<HH", x, y) + data[start + 5 : -1]
+
+
+def cube_palette() -> npt.NDArray[np.uint8]:
+    """256 colours: a colour cube, red (the FakeDetector's marker) at 250, index 255 is the transparent one."""
+    levels = np.linspace(0, 255, 6).astype(np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(cube)] = cube
+    palette[250] = (255, 0, 0)
+    return palette.reshape(-1)
+
+
+def gif_disposal(disposal: int) -> bytes:
+    """Three frames of sprites on a transparent screen: what shows through depends on the disposal method."""
+    frames = []
+    for index in range(3):
+        indices = np.full((24, 36), 255, np.uint8)
+        indices[4:20, 2 + index * 11 : 12 + index * 11] = 20 + index * 60
+        indices[2, :] = 100 + index  # a line that changes each frame: no two frames alike
+        frames.append(indices)
+    return raw_gif(frames, cube_palette(), delays_cs=[8, 9, 10], disposals=[disposal] * 3, transparency=255)
+
+
+def gif_sub_rectangles() -> bytes:
+    """Frames smaller than the screen, at offsets, restore-to-background then restore-to-previous."""
+    base = np.full((30, 40), 40, np.uint8)
+    small = [np.full((10, 12), 150, np.uint8), np.full((8, 8), 255, np.uint8), np.full((12, 10), 200, np.uint8)]
+    return raw_gif(
+        [base, *small],
+        cube_palette(),
+        delays_cs=[5, 6, 7, 8],
+        disposals=[1, 2, 3, 1],
+        transparency=255,
+        places=[(0, 0), (3, 4), (20, 10), (25, 15)],
+        screen=(40, 30),
+    )
+
+
+def gif_identical_frames() -> bytes:
+    """Five frames, the middle three identical: they must stay five, each with its own delay."""
+    first, same = np.full((20, 30), 30, np.uint8), np.full((20, 30), 90, np.uint8)
+    last = np.full((20, 30), 150, np.uint8)
+    return raw_gif(
+        [first, same, same, same, last],
+        cube_palette(),
+        delays_cs=[10, 20, 30, 40, 50],
+        disposals=[1] * 5,
+        transparency=None,
+    )
+
+
+# ------------------------------------------------------------------ PNG / APNG
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _ihdr(width: int, height: int, depth: int, colour: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+
+
+def _rows(rgba: npt.NDArray[np.uint8]) -> bytes:
+    """Filter byte 0 before every row of 8-bit samples."""
+    flat = rgba.reshape(rgba.shape[0], -1)
+    return zlib.compress(b"".join(b"\0" + row.tobytes() for row in flat))
+
+
+@dataclass(frozen=True)
+class ApngFrame:
+    rgba: npt.NDArray[np.uint8]  # H x W x 4
+    x: int = 0
+    y: int = 0
+    delay: tuple[int, int] = (1, 10)  # numerator, denominator (seconds)
+    dispose: int = 0
+    blend: int = 0
+
+
+def raw_apng(
+    width: int, height: int, frames: Sequence[ApngFrame], default: npt.NDArray[np.uint8] | None = None
+) -> bytes:
+    """An RGBA APNG; with default, a default image that is not part of the animation comes first."""
+    out = [_ihdr(width, height, 8, 6), _chunk(b"acTL", struct.pack(">II", len(frames), 0))]
+    sequence = 0
+    if default is not None:
+        out.append(_chunk(b"IDAT", _rows(default)))
+    for index, frame in enumerate(frames):
+        h, w = frame.rgba.shape[:2]
+        control = struct.pack(">IIIIIHHBB", sequence, w, h, frame.x, frame.y, *frame.delay, frame.dispose, frame.blend)
+        out.append(_chunk(b"fcTL", control))
+        sequence += 1
+        if index == 0 and default is None:
+            out.append(_chunk(b"IDAT", _rows(frame.rgba)))
+        else:
+            out.append(_chunk(b"fdAT", struct.pack(">I", sequence) + _rows(frame.rgba)))
+            sequence += 1
+    out.append(_chunk(b"IEND", b""))
+    return b"".join(out)
+
+
+def _rgba(width: int, height: int, seed: int, alpha: int = 255) -> npt.NDArray[np.uint8]:
+    return np.dstack([_scene(width, height, seed), np.full((height, width), alpha, np.uint8)])
+
+
+def apng_default_image() -> bytes:
+    """A default image (shown by viewers without APNG) outside the animation, then three timed frames."""
+    frames = [ApngFrame(_rgba(32, 24, seed), delay=(seed, 20)) for seed in (1, 2, 3)]
+    return raw_apng(32, 24, frames, default=_rgba(32, 24, 9))
+
+
+def apng_identical_frames() -> bytes:
+    same = _rgba(32, 24, 4)
+    delays = [(1, 30), (1, 30), (2, 30), (1, 7)]
+    frames = [ApngFrame(_rgba(32, 24, 1), delay=delays[0])] + [ApngFrame(same, delay=d) for d in delays[1:]]
+    return raw_apng(32, 24, frames)
+
+
+def apng_dispose_and_blend() -> bytes:
+    """Sub-frames: over-blended half transparent, disposed to background and to previous."""
+    return raw_apng(
+        40,
+        30,
+        [
+            ApngFrame(_rgba(40, 30, 1), dispose=0),
+            ApngFrame(_rgba(12, 10, 2, alpha=128), x=4, y=5, dispose=1, blend=1),
+            ApngFrame(_rgba(10, 10, 3), x=20, y=12, dispose=2),
+            ApngFrame(_rgba(8, 6, 5, alpha=0), x=1, y=1, blend=1),
+        ],
+    )
+
+
+def png_colour_keys() -> list[OddFile]:
+    """tRNS on RGB, grey, 1-bit, 2-bit and 16-bit pictures, with the alpha a viewer sees."""
+    rng = np.random.default_rng(5)
+    cases = []
+    height, width = 16, 24
+    # 8-bit RGB, key (10, 20, 30)
+    rgb = _scene(width, height, 1)
+    rgb[3:7, 3:9] = (10, 20, 30)
+    data = _ihdr(width, height, 8, 2) + _chunk(b"tRNS", struct.pack(">3H", 10, 20, 30))
+    cases.append(
+        ("png_trns_rgb8", data + _chunk(b"IDAT", _rows(rgb)) + _chunk(b"IEND", b""), ~np.all(rgb == (10, 20, 30), 2))
+    )
+    # 8-bit grey, key 77
+    grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    grey[5:9, 5:15] = 77
+    data = _ihdr(width, height, 8, 0) + _chunk(b"tRNS", struct.pack(">H", 77))
+    cases.append(("png_trns_grey8", data + _chunk(b"IDAT", _rows(grey)) + _chunk(b"IEND", b""), grey != 77))
+    # 16-bit grey, key 0x1234: only exact matches are transparent
+    grey16 = rng.integers(0, 65536, (height, width)).astype(">u2")
+    grey16[2:6, 2:20] = 0x1234
+    grey16[8, 2:20] = 0x1299  # same high byte, not the key
+    data = _ihdr(width, height, 16, 0) + _chunk(b"tRNS", struct.pack(">H", 0x1234))
+    raw = zlib.compress(b"".join(b"\0" + row.tobytes() for row in grey16))
+    cases.append(("png_trns_grey16", data + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""), grey16 != 0x1234))
+    # 1-bit and 2-bit grey: the key is a raw sample value (1 = white, 2 = the second grey level)
+    for depth, key in ((1, 1), (2, 2)):
+        samples = rng.integers(0, 1 << depth, (height, width), dtype=np.uint8)
+        packed = _pack_bits(samples, depth)
+        data = _ihdr(width, height, depth, 0) + _chunk(b"tRNS", struct.pack(">H", key))
+        cases.append(
+            (f"png_trns_grey{depth}bit", data + _chunk(b"IDAT", packed) + _chunk(b"IEND", b""), samples != key)
+        )
+    return [OddFile(name, data, alpha=(np.where(opaque, 255, 0).astype(np.uint8),)) for name, data, opaque in cases]
+
+
+def _pack_bits(samples: npt.NDArray[np.uint8], depth: int) -> bytes:
+    per_byte = 8 // depth
+    rows = []
+    for row in samples:
+        padded = np.concatenate([row, np.zeros((-len(row)) % per_byte, np.uint8)]).reshape(-1, per_byte)
+        shifts = np.arange(per_byte - 1, -1, -1) * depth
+        rows.append(b"\0" + (padded.astype(np.uint16) << shifts).sum(axis=1).astype(np.uint8).tobytes())
+    return zlib.compress(b"".join(rows))
+
+
+# ------------------------------------------------------------------ WebP
+
+
+def webp_identical_frames() -> bytes:
+    """An animated WebP (lossless frames) whose frames 2-4 are identical, each with its own duration."""
+    pictures = [_scene(32, 24, 1), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 3)]
+    frames = []
+    for rgb, duration in zip(pictures, (100, 200, 300, 400, 500), strict=True):
+        still = _save(Image.fromarray(rgb), "WEBP", lossless=True)
+        bitstream = still[12:]  # the VP8L chunk
+        place = bytes(6) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3] + struct.pack("<I", duration)[:3]
+        frames.append(_riff(b"ANMF", place + b"\x02" + bitstream))
+    body = _riff(b"VP8X", b"\x02" + bytes(3) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3])
+    body += _riff(b"ANIM", bytes(4) + struct.pack("<H", 3)) + b"".join(frames)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def _riff(kind: bytes, data: bytes) -> bytes:
+    return kind + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+
+# ------------------------------------------------------------------ TIFF, BMP/DIB, JPEG
+
+
+def tiff_webp_compressed() -> bytes:
+    """A 16 x 12 RGB TIFF with Compression 50001 (WebP): its one strip is a WebP file, as libtiff writes it."""
+    strip = _save(Image.fromarray(_scene(16, 12, 2)), "WEBP", lossless=True)
+    entries = [
+        (256, 3, 1, 16),
+        (257, 3, 1, 12),
+        (258, 3, 1, 8),  # one value read as 8,8,8 by Pillow for 3 samples
+        (259, 3, 1, 50001),
+        (262, 3, 1, 2),
+        (273, 4, 1, 0),  # patched below
+        (277, 3, 1, 3),
+        (278, 3, 1, 12),
+        (279, 4, 1, len(strip)),
+        (284, 3, 1, 1),
+    ]
+    ifd_size = 2 + 12 * len(entries) + 4
+    strip_at = 8 + ifd_size
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = strip_at if tag == 273 else value
+        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, count) + packed
+    return b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + strip
+
+
+TIFF_CODECS = ("raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "lzma", "zstd")
+
+
+def tiffs() -> list[OddFile]:
+    cases = [
+        OddFile(f"tiff_{c}", _save(Image.fromarray(_scene(40, 30, 4)), "TIFF", compression=c)) for c in TIFF_CODECS
+    ]
+    bits = Image.fromarray(_scene(40, 30, 4)[:, :, 0] > 120)
+    cases += [OddFile(f"tiff_1bit_{c}", _save(bits, "TIFF", compression=c)) for c in ("group3", "group4", "tiff_ccitt")]
+    cases.append(
+        OddFile("tiff_webp", tiff_webp_compressed(), UnsupportedImageError, "TIFF compression webp is not supported")
+    )
+    return cases
+
+
+def jpegs() -> list[OddFile]:
+    picture = Image.fromarray(_scene(48, 32, 6))
+    cases = [OddFile(f"jpeg_sampling_{s}", _save(picture, "JPEG", subsampling=s, quality=92)) for s in (0, 1, 2)]
+    cases.append(OddFile("jpeg_progressive_444", _save(picture, "JPEG", subsampling=0, progressive=True)))
+    return cases
+
+
+# ------------------------------------------------------------------ installed public-domain samples
+
+
+def _skimage_data() -> Path | None:
+    spec = util.find_spec("skimage")  # located, not imported (importing scikit-image is slow)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+SAMPLES = {
+    # SpaceX launch photo (public domain): a real 4:4:4 JPEG.
+    "rocket.jpg": None,
+    # Chelsea the cat (CC0): a PNG carrying camera XMP (make, model, dates).
+    "chelsea.png": None,
+    # Hubble deep field (NASA, public domain): a JPEG with XMP and an Adobe RGB ICC profile.
+    "hubble_deep_field.jpg": None,
+    # tifffile's 2-page float64 planar RGB test file: not a pixel layout Pillow reads.
+    "multipage_rgb.tif": (UnsupportedImageError, "not an image in a supported format"),
+}
+
+
+def samples() -> list[OddFile]:
+    folder = _skimage_data()
+    found = []
+    for name, error in SAMPLES.items():
+        path = folder / name if folder is not None else None
+        if path is not None and path.is_file():
+            kind, message = error if error else (None, "")
+            found.append(OddFile(f"sample_{name}", path.read_bytes(), kind, message))
+    return found
+
+
+@cache
+def odd_files() -> tuple[OddFile, ...]:
+    files = [OddFile(f"gif_disposal_{d}", gif_disposal(d)) for d in (0, 1, 2, 3)]
+    files += [
+        OddFile("gif_sub_rectangles", gif_sub_rectangles()),
+        OddFile("gif_identical_frames", gif_identical_frames()),
+        OddFile("apng_default_image", apng_default_image()),
+        OddFile("apng_identical_frames", apng_identical_frames()),
+        OddFile("apng_dispose_and_blend", apng_dispose_and_blend()),
+        OddFile("webp_identical_frames", webp_identical_frames()),
+        OddFile("dib_headerless", _save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
+        OddFile("bmp_rgba", _save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
+    ]
+    return tuple(files + png_colour_keys() + tiffs() + jpegs() + samples())
