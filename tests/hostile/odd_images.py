@@ -134,6 +134,15 @@ def gif_identical_frames() -> bytes:
     )
 
 
+def gif_grey_transparent() -> bytes:
+    """A greyscale-palette GIF (Pillow reads it as L) with a transparent index, restore to background."""
+    grey = np.repeat(np.arange(256, dtype=np.uint8), 3)
+    frames = [np.full((20, 24), 40 + index * 50, np.uint8) for index in range(3)]
+    for index, frame in enumerate(frames):
+        frame[: 4 + index * 3, :6] = 7  # the transparent grey level
+    return raw_gif(frames, grey, delays_cs=[5, 6, 7], disposals=[2, 2, 2], transparency=7)
+
+
 # ------------------------------------------------------------------ PNG / APNG
 
 
@@ -215,7 +224,7 @@ def apng_dispose_and_blend() -> bytes:
 
 
 def png_colour_keys() -> list[OddFile]:
-    """tRNS on RGB, grey, 1-bit, 2-bit and 16-bit pictures, with the alpha a viewer sees."""
+    """tRNS on RGB, grey, 1/2/4-bit and 16-bit pictures, with the alpha a viewer sees."""
     rng = np.random.default_rng(5)
     cases = []
     height, width = 16, 24
@@ -238,8 +247,16 @@ def png_colour_keys() -> list[OddFile]:
     data = _ihdr(width, height, 16, 0) + _chunk(b"tRNS", struct.pack(">H", 0x1234))
     raw = zlib.compress(b"".join(b"\0" + row.tobytes() for row in grey16))
     cases.append(("png_trns_grey16", data + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""), grey16 != 0x1234))
-    # 1-bit and 2-bit grey: the key is a raw sample value (1 = white, 2 = the second grey level)
-    for depth, key in ((1, 1), (2, 2)):
+    # 16-bit RGB, key (0x1234, 0x5678, 0x9ABC): Pillow decodes 8 bits, so the key is matched on its high bytes;
+    # the other pixels (0xVVVV) are random, so none shares all three high bytes with the key
+    rgb16 = (rng.integers(0, 256, (height, width, 3)) * 257).astype(">u2")
+    rgb16[9:13, 1:7] = (0x1234, 0x5678, 0x9ABC)
+    data = _ihdr(width, height, 16, 2) + _chunk(b"tRNS", struct.pack(">3H", 0x1234, 0x5678, 0x9ABC))
+    raw = zlib.compress(b"".join(b"\0" + row.tobytes() for row in rgb16))
+    opaque = ~np.all(rgb16 == (0x1234, 0x5678, 0x9ABC), axis=2)
+    cases.append(("png_trns_rgb16", data + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""), opaque))
+    # 1, 2 and 4-bit grey: the key is a raw sample value (Pillow scales the samples to 0-255, not the key)
+    for depth, key in ((1, 1), (2, 2), (4, 9)):
         samples = rng.integers(0, 1 << depth, (height, width), dtype=np.uint8)
         packed = _pack_bits(samples, depth)
         data = _ihdr(width, height, depth, 0) + _chunk(b"tRNS", struct.pack(">H", key))
@@ -274,6 +291,19 @@ def webp_identical_frames() -> bytes:
     body = _riff(b"VP8X", b"\x02" + bytes(3) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3])
     body += _riff(b"ANIM", bytes(4) + struct.pack("<H", 3)) + b"".join(frames)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def webp_alpha_animation() -> bytes:
+    """An animated lossless WebP with half-transparent frames (Pillow's writer: the frames all differ)."""
+    pictures = [Image.fromarray(_rgba(32, 24, seed, alpha=90 + 60 * seed)) for seed in range(3)]
+    return _save(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], duration=[40, 50, 60], lossless=True)
+
+
+def avif_identical_frames() -> bytes:
+    """An animated AVIF with two identical frames in the middle (Pillow's AVIF writer keeps them)."""
+    scenes = [_scene(32, 24, 1), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 3)]
+    pictures = [Image.fromarray(scene) for scene in scenes]
+    return _save(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70], quality=90)
 
 
 def _riff(kind: bytes, data: bytes) -> bytes:
@@ -369,10 +399,13 @@ def odd_files() -> tuple[OddFile, ...]:
     files += [
         OddFile("gif_sub_rectangles", gif_sub_rectangles()),
         OddFile("gif_identical_frames", gif_identical_frames()),
+        OddFile("gif_grey_transparent", gif_grey_transparent()),
         OddFile("apng_default_image", apng_default_image()),
         OddFile("apng_identical_frames", apng_identical_frames()),
         OddFile("apng_dispose_and_blend", apng_dispose_and_blend()),
         OddFile("webp_identical_frames", webp_identical_frames()),
+        OddFile("webp_alpha_animation", webp_alpha_animation()),
+        OddFile("avif_identical_frames", avif_identical_frames()),
         OddFile("dib_headerless", _save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
         OddFile("bmp_rgba", _save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
     ]
