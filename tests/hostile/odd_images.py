@@ -1,26 +1,35 @@
-"""Odd but valid images, built byte by byte where Pillow's writers would not make them (or would "fix" them).
+"""Odd but valid images (and a few invalid ones), the corpus tests/unit/test_image_fidelity.py runs.
 
 Pillow's GIF/APNG writers merge identical frames and its WebP writer (libwebp) too, so the files that have them
-are assembled here from chunks; PNG colour keys (tRNS) are written with the raw sample values; a WebP-compressed
-TIFF is a TIFF whose strip is a WebP file (what libtiff writes). Public-domain sample photos from installed
-packages (scikit-image's data folder) are read in place, never copied. ``odd_files()`` lists them all.
+are assembled from chunks (raw_images.py); PNG colour keys (tRNS) are written with the raw sample values; a
+WebP-compressed TIFF is a TIFF whose strip is a WebP file (what libtiff writes). Public-domain sample photos
+from installed packages (scikit-image's data folder) are read in place, never copied. ``odd_files()`` lists them all.
 """
 
-import io
 import struct
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import util
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from faceanon.errors import FaceAnonError, UnsupportedImageError
+from hostile.raw_images import (
+    ApngFrame,
+    cube_palette,
+    pack_bits,
+    png_chunk,
+    png_header,
+    png_rows,
+    raw_apng,
+    raw_gif,
+    riff_chunk,
+    save,
+)
 
 
 @dataclass(frozen=True)
@@ -32,12 +41,6 @@ class OddFile:
     alpha: tuple[npt.NDArray[np.uint8], ...] | None = None  # the alpha a viewer sees, when Pillow's is wrong
 
 
-def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
 def _scene(width: int, height: int, seed: int) -> npt.NDArray[np.uint8]:
     """A smooth picture (a different one per seed)."""
     ys = np.linspace(30, 220, height)[:, None]
@@ -47,52 +50,6 @@ def _scene(width: int, height: int, seed: int) -> npt.NDArray[np.uint8]:
 
 
 # ------------------------------------------------------------------ GIF
-
-
-def raw_gif(
-    frames: Sequence[npt.NDArray[np.uint8]],
-    palette: npt.NDArray[np.uint8],
-    *,
-    delays_cs: Sequence[int],
-    disposals: Sequence[int],
-    transparency: int | None,
-    loop: int | None = 0,
-    places: Sequence[tuple[int, int]] | None = None,
-    screen: tuple[int, int] | None = None,
-) -> bytes:
-    """A GIF of these index frames (H x W uint8) at places (x, y) on the screen, one global 256-colour palette."""
-    height, width = frames[0].shape
-    screen_w, screen_h = screen or (width, height)
-    out = [b"GIF89a", struct.pack("<HHBBB", screen_w, screen_h, 0xF7, 0, 0), palette.astype(np.uint8).tobytes()]
-    if loop is not None:
-        out.append(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\0")
-    for index, indices in enumerate(frames):
-        x, y = places[index] if places else (0, 0)
-        flags = (disposals[index] << 2) | (1 if transparency is not None else 0)
-        out.append(b"!\xf9\x04" + struct.pack("<BHB", flags, delays_cs[index], transparency or 0) + b"\0")
-        out.append(_gif_image(indices, palette, x, y))
-    out.append(b";")
-    return b"".join(out)
-
-
-def _gif_image(indices: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], x: int, y: int) -> bytes:
-    """Image descriptor + LZW data of one frame, cut from a still GIF Pillow writes with this palette."""
-    still = Image.frombytes("P", (indices.shape[1], indices.shape[0]), np.ascontiguousarray(indices).tobytes())
-    still.putpalette(palette.tobytes())
-    data = _save(still, "GIF", optimize=False)
-    start = 13 + 768  # header, screen descriptor, the 256-entry global palette
-    assert data[start : start + 1] == b",", "Pillow wrote something before the image descriptor"
-    return b"," + struct.pack("<HH", x, y) + data[start + 5 : -1]
-
-
-def cube_palette() -> npt.NDArray[np.uint8]:
-    """256 colours: a colour cube, red (the FakeDetector's marker) at 250, index 255 is the transparent one."""
-    levels = np.linspace(0, 255, 6).astype(np.uint8)
-    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
-    palette = np.zeros((256, 3), np.uint8)
-    palette[: len(cube)] = cube
-    palette[250] = (255, 0, 0)
-    return palette.reshape(-1)
 
 
 def gif_disposal(disposal: int) -> bytes:
@@ -146,52 +103,6 @@ def gif_grey_transparent() -> bytes:
 # ------------------------------------------------------------------ PNG / APNG
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def _ihdr(width: int, height: int, depth: int, colour: int) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
-
-
-def _rows(rgba: npt.NDArray[np.uint8]) -> bytes:
-    """Filter byte 0 before every row of 8-bit samples."""
-    flat = rgba.reshape(rgba.shape[0], -1)
-    return zlib.compress(b"".join(b"\0" + row.tobytes() for row in flat))
-
-
-@dataclass(frozen=True)
-class ApngFrame:
-    rgba: npt.NDArray[np.uint8]  # H x W x 4
-    x: int = 0
-    y: int = 0
-    delay: tuple[int, int] = (1, 10)  # numerator, denominator (seconds)
-    dispose: int = 0
-    blend: int = 0
-
-
-def raw_apng(
-    width: int, height: int, frames: Sequence[ApngFrame], default: npt.NDArray[np.uint8] | None = None
-) -> bytes:
-    """An RGBA APNG; with default, a default image that is not part of the animation comes first."""
-    out = [_ihdr(width, height, 8, 6), _chunk(b"acTL", struct.pack(">II", len(frames), 0))]
-    sequence = 0
-    if default is not None:
-        out.append(_chunk(b"IDAT", _rows(default)))
-    for index, frame in enumerate(frames):
-        h, w = frame.rgba.shape[:2]
-        control = struct.pack(">IIIIIHHBB", sequence, w, h, frame.x, frame.y, *frame.delay, frame.dispose, frame.blend)
-        out.append(_chunk(b"fcTL", control))
-        sequence += 1
-        if index == 0 and default is None:
-            out.append(_chunk(b"IDAT", _rows(frame.rgba)))
-        else:
-            out.append(_chunk(b"fdAT", struct.pack(">I", sequence) + _rows(frame.rgba)))
-            sequence += 1
-    out.append(_chunk(b"IEND", b""))
-    return b"".join(out)
-
-
 def _rgba(width: int, height: int, seed: int, alpha: int = 255) -> npt.NDArray[np.uint8]:
     return np.dstack([_scene(width, height, seed), np.full((height, width), alpha, np.uint8)])
 
@@ -231,49 +142,43 @@ def png_colour_keys() -> list[OddFile]:
     # 8-bit RGB, key (10, 20, 30)
     rgb = _scene(width, height, 1)
     rgb[3:7, 3:9] = (10, 20, 30)
-    data = _ihdr(width, height, 8, 2) + _chunk(b"tRNS", struct.pack(">3H", 10, 20, 30))
+    data = png_header(width, height, 8, 2) + png_chunk(b"tRNS", struct.pack(">3H", 10, 20, 30))
     cases.append(
-        ("png_trns_rgb8", data + _chunk(b"IDAT", _rows(rgb)) + _chunk(b"IEND", b""), ~np.all(rgb == (10, 20, 30), 2))
+        (
+            "png_trns_rgb8",
+            data + png_chunk(b"IDAT", png_rows(rgb)) + png_chunk(b"IEND", b""),
+            ~np.all(rgb == (10, 20, 30), 2),
+        )
     )
     # 8-bit grey, key 77
     grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
     grey[5:9, 5:15] = 77
-    data = _ihdr(width, height, 8, 0) + _chunk(b"tRNS", struct.pack(">H", 77))
-    cases.append(("png_trns_grey8", data + _chunk(b"IDAT", _rows(grey)) + _chunk(b"IEND", b""), grey != 77))
+    data = png_header(width, height, 8, 0) + png_chunk(b"tRNS", struct.pack(">H", 77))
+    cases.append(("png_trns_grey8", data + png_chunk(b"IDAT", png_rows(grey)) + png_chunk(b"IEND", b""), grey != 77))
     # 16-bit grey, key 0x1234: only exact matches are transparent
     grey16 = rng.integers(0, 65536, (height, width)).astype(">u2")
     grey16[2:6, 2:20] = 0x1234
     grey16[8, 2:20] = 0x1299  # same high byte, not the key
-    data = _ihdr(width, height, 16, 0) + _chunk(b"tRNS", struct.pack(">H", 0x1234))
+    data = png_header(width, height, 16, 0) + png_chunk(b"tRNS", struct.pack(">H", 0x1234))
     raw = zlib.compress(b"".join(b"\0" + row.tobytes() for row in grey16))
-    cases.append(("png_trns_grey16", data + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""), grey16 != 0x1234))
+    cases.append(("png_trns_grey16", data + png_chunk(b"IDAT", raw) + png_chunk(b"IEND", b""), grey16 != 0x1234))
     # 16-bit RGB, key (0x1234, 0x5678, 0x9ABC): Pillow decodes 8 bits, so the key is matched on its high bytes;
     # the other pixels (0xVVVV) are random, so none shares all three high bytes with the key
     rgb16 = (rng.integers(0, 256, (height, width, 3)) * 257).astype(">u2")
     rgb16[9:13, 1:7] = (0x1234, 0x5678, 0x9ABC)
-    data = _ihdr(width, height, 16, 2) + _chunk(b"tRNS", struct.pack(">3H", 0x1234, 0x5678, 0x9ABC))
+    data = png_header(width, height, 16, 2) + png_chunk(b"tRNS", struct.pack(">3H", 0x1234, 0x5678, 0x9ABC))
     raw = zlib.compress(b"".join(b"\0" + row.tobytes() for row in rgb16))
     opaque = ~np.all(rgb16 == (0x1234, 0x5678, 0x9ABC), axis=2)
-    cases.append(("png_trns_rgb16", data + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""), opaque))
+    cases.append(("png_trns_rgb16", data + png_chunk(b"IDAT", raw) + png_chunk(b"IEND", b""), opaque))
     # 1, 2 and 4-bit grey: the key is a raw sample value (Pillow scales the samples to 0-255, not the key)
     for depth, key in ((1, 1), (2, 2), (4, 9)):
         samples = rng.integers(0, 1 << depth, (height, width), dtype=np.uint8)
-        packed = _pack_bits(samples, depth)
-        data = _ihdr(width, height, depth, 0) + _chunk(b"tRNS", struct.pack(">H", key))
+        packed = pack_bits(samples, depth)
+        data = png_header(width, height, depth, 0) + png_chunk(b"tRNS", struct.pack(">H", key))
         cases.append(
-            (f"png_trns_grey{depth}bit", data + _chunk(b"IDAT", packed) + _chunk(b"IEND", b""), samples != key)
+            (f"png_trns_grey{depth}bit", data + png_chunk(b"IDAT", packed) + png_chunk(b"IEND", b""), samples != key)
         )
     return [OddFile(name, data, alpha=(np.where(opaque, 255, 0).astype(np.uint8),)) for name, data, opaque in cases]
-
-
-def _pack_bits(samples: npt.NDArray[np.uint8], depth: int) -> bytes:
-    per_byte = 8 // depth
-    rows = []
-    for row in samples:
-        padded = np.concatenate([row, np.zeros((-len(row)) % per_byte, np.uint8)]).reshape(-1, per_byte)
-        shifts = np.arange(per_byte - 1, -1, -1) * depth
-        rows.append(b"\0" + (padded.astype(np.uint16) << shifts).sum(axis=1).astype(np.uint8).tobytes())
-    return zlib.compress(b"".join(rows))
 
 
 # ------------------------------------------------------------------ WebP
@@ -284,30 +189,26 @@ def webp_identical_frames() -> bytes:
     pictures = [_scene(32, 24, 1), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 3)]
     frames = []
     for rgb, duration in zip(pictures, (100, 200, 300, 400, 500), strict=True):
-        still = _save(Image.fromarray(rgb), "WEBP", lossless=True)
+        still = save(Image.fromarray(rgb), "WEBP", lossless=True)
         bitstream = still[12:]  # the VP8L chunk
         place = bytes(6) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3] + struct.pack("<I", duration)[:3]
-        frames.append(_riff(b"ANMF", place + b"\x02" + bitstream))
-    body = _riff(b"VP8X", b"\x02" + bytes(3) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3])
-    body += _riff(b"ANIM", bytes(4) + struct.pack("<H", 3)) + b"".join(frames)
+        frames.append(riff_chunk(b"ANMF", place + b"\x02" + bitstream))
+    body = riff_chunk(b"VP8X", b"\x02" + bytes(3) + struct.pack("<I", 31)[:3] + struct.pack("<I", 23)[:3])
+    body += riff_chunk(b"ANIM", bytes(4) + struct.pack("<H", 3)) + b"".join(frames)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
 
 
 def webp_alpha_animation() -> bytes:
     """An animated lossless WebP with half-transparent frames (Pillow's writer: the frames all differ)."""
     pictures = [Image.fromarray(_rgba(32, 24, seed, alpha=90 + 60 * seed)) for seed in range(3)]
-    return _save(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], duration=[40, 50, 60], lossless=True)
+    return save(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], duration=[40, 50, 60], lossless=True)
 
 
 def avif_identical_frames() -> bytes:
     """An animated AVIF with two identical frames in the middle (Pillow's AVIF writer keeps them)."""
     scenes = [_scene(32, 24, 1), _scene(32, 24, 2), _scene(32, 24, 2), _scene(32, 24, 3)]
     pictures = [Image.fromarray(scene) for scene in scenes]
-    return _save(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70], quality=90)
-
-
-def _riff(kind: bytes, data: bytes) -> bytes:
-    return kind + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+    return save(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70], quality=90)
 
 
 # ------------------------------------------------------------------ TIFF, BMP/DIB, JPEG
@@ -315,7 +216,7 @@ def _riff(kind: bytes, data: bytes) -> bytes:
 
 def tiff_webp_compressed() -> bytes:
     """A 16 x 12 RGB TIFF with Compression 50001 (WebP): its one strip is a WebP file, as libtiff writes it."""
-    strip = _save(Image.fromarray(_scene(16, 12, 2)), "WEBP", lossless=True)
+    strip = save(Image.fromarray(_scene(16, 12, 2)), "WEBP", lossless=True)
     entries = [
         (256, 3, 1, 16),
         (257, 3, 1, 12),
@@ -342,11 +243,9 @@ TIFF_CODECS = ("raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "lzm
 
 
 def tiffs() -> list[OddFile]:
-    cases = [
-        OddFile(f"tiff_{c}", _save(Image.fromarray(_scene(40, 30, 4)), "TIFF", compression=c)) for c in TIFF_CODECS
-    ]
+    cases = [OddFile(f"tiff_{c}", save(Image.fromarray(_scene(40, 30, 4)), "TIFF", compression=c)) for c in TIFF_CODECS]
     bits = Image.fromarray(_scene(40, 30, 4)[:, :, 0] > 120)
-    cases += [OddFile(f"tiff_1bit_{c}", _save(bits, "TIFF", compression=c)) for c in ("group3", "group4", "tiff_ccitt")]
+    cases += [OddFile(f"tiff_1bit_{c}", save(bits, "TIFF", compression=c)) for c in ("group3", "group4", "tiff_ccitt")]
     cases.append(
         OddFile("tiff_webp", tiff_webp_compressed(), UnsupportedImageError, "TIFF compression webp is not supported")
     )
@@ -355,8 +254,8 @@ def tiffs() -> list[OddFile]:
 
 def jpegs() -> list[OddFile]:
     picture = Image.fromarray(_scene(48, 32, 6))
-    cases = [OddFile(f"jpeg_sampling_{s}", _save(picture, "JPEG", subsampling=s, quality=92)) for s in (0, 1, 2)]
-    cases.append(OddFile("jpeg_progressive_444", _save(picture, "JPEG", subsampling=0, progressive=True)))
+    cases = [OddFile(f"jpeg_sampling_{s}", save(picture, "JPEG", subsampling=s, quality=92)) for s in (0, 1, 2)]
+    cases.append(OddFile("jpeg_progressive_444", save(picture, "JPEG", subsampling=0, progressive=True)))
     return cases
 
 
@@ -406,7 +305,7 @@ def odd_files() -> tuple[OddFile, ...]:
         OddFile("webp_identical_frames", webp_identical_frames()),
         OddFile("webp_alpha_animation", webp_alpha_animation()),
         OddFile("avif_identical_frames", avif_identical_frames()),
-        OddFile("dib_headerless", _save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
-        OddFile("bmp_rgba", _save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
+        OddFile("dib_headerless", save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
+        OddFile("bmp_rgba", save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
     ]
     return tuple(files + png_colour_keys() + tiffs() + jpegs() + samples())

@@ -13,7 +13,7 @@ from PIL import Image, JpegImagePlugin
 from faceanon.detector import CenterFaceDetector
 from faceanon.service import AnonymiseResult, anonymise
 from faceanon.settings import Settings
-from hostile.odd_images import ApngFrame, raw_apng
+from hostile.raw_images import ApngFrame, raw_apng
 from support.images import gradient, to_bytes
 
 SETTINGS = Settings(method="fill", shape="box", mask_scale=1.0)  # black boxes: easy to find in the output

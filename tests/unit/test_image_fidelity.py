@@ -22,16 +22,8 @@ from faceanon.image_formats import EXTENSIONS, FORMATS, MAX_FRAMES
 from faceanon.images import decode
 from faceanon.service import anonymise
 from faceanon.settings import Settings
-from hostile.odd_images import (
-    ApngFrame,
-    OddFile,
-    cube_palette,
-    gif_disposal,
-    odd_files,
-    raw_apng,
-    raw_gif,
-    webp_identical_frames,
-)
+from hostile.odd_images import OddFile, gif_disposal, odd_files, webp_identical_frames
+from hostile.raw_images import ApngFrame, cube_palette, raw_apng, raw_gif
 from support.fakes import BoxDetector, FakeDetector
 from support.images import marked, to_bytes
 
