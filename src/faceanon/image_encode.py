@@ -9,6 +9,7 @@ never merges identical frames.
 """
 
 import io
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,7 +48,7 @@ def encode(
                 options["loop"] = image.loop
         buffer = io.BytesIO()
         pictures[0].save(buffer, format=image.format, **options)
-    except (OSError, ValueError, KeyError, OverflowError) as exc:
+    except (OSError, ValueError, KeyError, OverflowError, struct.error) as exc:
         raise UnsupportedImageError(f"cannot write the result as {image.format}") from exc
     return buffer.getvalue()
 

@@ -211,6 +211,12 @@ def avif_identical_frames() -> bytes:
     return save(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70], quality=90)
 
 
+def heif_identical_images() -> bytes:
+    """A HEIF holding two identical images (pillow_heif's writer keeps both)."""
+    picture = Image.fromarray(_scene(32, 24, 5))
+    return save(picture, "HEIF", save_all=True, append_images=[picture.copy()], quality=90)
+
+
 # ------------------------------------------------------------------ TIFF, BMP/DIB, JPEG
 
 
@@ -305,6 +311,7 @@ def odd_files() -> tuple[OddFile, ...]:
         OddFile("webp_identical_frames", webp_identical_frames()),
         OddFile("webp_alpha_animation", webp_alpha_animation()),
         OddFile("avif_identical_frames", avif_identical_frames()),
+        OddFile("heif_two_identical_images", heif_identical_images()),
         OddFile("dib_headerless", save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
         OddFile("bmp_rgba", save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
     ]

@@ -30,7 +30,7 @@ from support.images import marked, to_bytes
 FILL = "#ff00ff"
 SETTINGS = Settings(method="fill", shape="box", mask_scale=1.0, fill=FILL)
 # Mean absolute difference (0-255) allowed outside the mask, and distance to the fill inside it, per output.
-TOLERANCE = {"JPEG": (6.0, 24.0), "WEBP": (6.0, 24.0), "AVIF": (6.0, 24.0)}
+TOLERANCE = {"JPEG": (6.0, 24.0), "WEBP": (6.0, 24.0), "AVIF": (6.0, 24.0), "HEIF": (6.0, 24.0)}
 TIFF_KEPT = {"raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "lzma", "zstd"}
 METADATA_KEYS = {"exif", "xmp", "XML:com.adobe.xmp", "comment", "Comment", "photoshop", "iptc", "Author"}
 
@@ -124,7 +124,7 @@ def test_every_frame_comes_back_as_it_came_in_and_masked(odd: OddFile) -> None:
 def test_no_metadata_comes_along(odd: OddFile) -> None:
     source = Image.open(io.BytesIO(odd.data))
     output = Image.open(io.BytesIO(anonymise(odd.data, SETTINGS, BoxDetector()).image))
-    assert not METADATA_KEYS & set(output.info)
+    assert not [key for key in METADATA_KEYS if output.info.get(key)]  # (pillow_heif sets "exif": None)
     assert not dict(output.getexif()) or output.format == "TIFF"
     assert not {0x010F, 0x0110, 0x0131, 0x0132, 0x8769, 0x8825, 0x02BC, 0x83BB} & set(output.getexif())
     icc, kept = source.info.get("icc_profile"), output.info.get("icc_profile")
