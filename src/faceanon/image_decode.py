@@ -207,7 +207,8 @@ def _key_alpha(frame: Image.Image, key: int | tuple[int, ...]) -> AlphaImage | N
     if frame.mode == "1":
         values = values.astype(np.uint8) * 255
     if values.ndim == 3 and isinstance(key, tuple) and len(key) == values.shape[2]:
-        transparent = np.all(values == np.asarray(key, dtype=values.dtype), axis=2)
+        # int64: a malformed key (300 on 8-bit samples) matches nothing rather than overflow the pixels' dtype
+        transparent = np.all(values == np.asarray(key, dtype=np.int64), axis=2)
     elif values.ndim == 2 and isinstance(key, int):
         transparent = values == key
     else:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+import faceanon.image_formats  # noqa: F401  (registers pillow_heif's HEIF writer, which heif_identical_images needs)
 from faceanon.errors import FaceAnonError, UnsupportedImageError
 from hostile.raw_images import (
     ApngFrame,
@@ -177,6 +178,20 @@ def png_colour_keys() -> list[OddFile]:
         data = png_header(width, height, depth, 0) + png_chunk(b"tRNS", struct.pack(">H", key))
         cases.append(
             (f"png_trns_grey{depth}bit", data + png_chunk(b"IDAT", packed) + png_chunk(b"IEND", b""), samples != key)
+        )
+    # A malformed key (300 on 8-bit samples) matches no pixel: the picture stays opaque.
+    for name, depth, colour, key in (
+        ("png_trns_rgb8_key_too_big", 8, 2, (300, 20, 30)),
+        ("png_trns_grey8_key_too_big", 8, 0, (300,)),
+    ):
+        samples = rgb if colour == 2 else grey
+        data = png_header(width, height, depth, colour) + png_chunk(b"tRNS", struct.pack(f">{len(key)}H", *key))
+        cases.append(
+            (
+                name,
+                data + png_chunk(b"IDAT", png_rows(samples)) + png_chunk(b"IEND", b""),
+                np.ones((height, width), bool),
+            )
         )
     return [OddFile(name, data, alpha=(np.where(opaque, 255, 0).astype(np.uint8),)) for name, data, opaque in cases]
 
