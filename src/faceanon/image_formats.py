@@ -78,8 +78,18 @@ WRITABLE_MODES: Final[dict[str, frozenset[str]]] = {
 }
 
 # What Pillow's plugins raise on malformed input (fuzzing found all of these, TypeError from a TIFF page
-# without dimensions); none of them is ours.
-DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
+# without dimensions, RuntimeError from the AVIF decoder on corrupt AV1 data); none of them is ours.
+DECODE_ERRORS: Final = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,13 @@ def heif_identical_images() -> bytes:
     return save(picture, "HEIF", save_all=True, append_images=[picture.copy()], quality=90)
 
 
+def avif_corrupt_av1() -> bytes:
+    """An AVIF whose AV1 data (the mdat box) is zeroed: Pillow's decoder raises RuntimeError (found by atheris)."""
+    good = save(Image.fromarray(_scene(32, 24, 1)), "AVIF", quality=90)
+    payload = good.index(b"mdat") + 12
+    return good[:payload] + bytes(len(good) - payload)
+
+
 # ------------------------------------------------------------------ TIFF, BMP/DIB, JPEG
 
 
@@ -330,4 +337,5 @@ def odd_files() -> tuple[OddFile, ...]:
         OddFile("dib_headerless", save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
         OddFile("bmp_rgba", save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
     ]
+    files.append(OddFile("avif_corrupt_av1", avif_corrupt_av1(), UnsupportedImageError, "corrupt or truncated"))
     return tuple(files + png_colour_keys() + tiffs() + jpegs() + samples())
