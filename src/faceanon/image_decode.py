@@ -37,6 +37,7 @@ from .image_formats import (
     DecodedImage,
     RGBImage,
 )
+from .image_gif import gif_canvas
 from .image_orientation import upright
 
 # TIFF codecs this Pillow wheel's libtiff decodes (tests/unit/test_image_fidelity.py reads each of them); any
@@ -75,6 +76,8 @@ def decode(data: bytes, *, max_pixels: int, max_bytes: int) -> DecodedImage:
             # Pillow warns between its guard's 1x and 2x; our own (stricter) check decides, so the warning is noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=OPENABLE) as image:
+                if image.format == "GIF":  # before any seek: Pillow allocates a grown GIF canvas while seeking
+                    _check_pixels(*gif_canvas(data), 1, max_pixels)
                 return _decode_open(image, max_pixels=max_pixels)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image has too many pixels (the limit is {max_pixels})") from exc

@@ -366,6 +366,9 @@ def image_cases() -> tuple[ImageCase, ...]:
         _case("apng_dispose_and_blend", odd_images.apng_dispose_and_blend(), OK, content_type="image/png"),
         _case("webp_identical_frames", odd_images.webp_identical_frames(), OK, content_type="image/webp"),
         _case("tiff_webp_compressed", odd_images.tiff_webp_compressed(), UNSUPPORTED, content_type="image/tiff"),
+        _case(
+            "gif_frame_beyond_screen", odd_images.gif_frame_beyond_screen(), TOO_MANY_PIXELS, content_type="image/gif"
+        ),
         _case("avif_corrupt_av1", odd_images.avif_corrupt_av1(), UNSUPPORTED, content_type="image/avif"),
     ]
     cases += [_case(odd.name, odd.data, OK, content_type="image/png") for odd in odd_images.png_colour_keys()]

@@ -92,6 +92,23 @@ def gif_identical_frames() -> bytes:
     )
 
 
+def gif_frame_beyond_screen(width: int = 18502, height: int = 43485) -> bytes:
+    """A 30 x 20 GIF whose second frame (restore to background) claims width x height from offset 42, 2349.
+
+    Pillow grows the canvas and allocates that frame's disposal area while seeking to it (3 GB; atheris).
+    """
+    frames = [np.full((20, 30), 40, np.uint8), np.full((20, 30), 90, np.uint8)]
+    return raw_gif(
+        frames,
+        cube_palette(),
+        delays_cs=[5, 5],
+        disposals=[2, 2],
+        transparency=255,
+        places=[(0, 0), (42, 2349)],
+        claims=[None, (width, height)],
+    )
+
+
 def gif_grey_transparent() -> bytes:
     """A greyscale-palette GIF (Pillow reads it as L) with a transparent index, restore to background."""
     grey = np.repeat(np.arange(256, dtype=np.uint8), 3)

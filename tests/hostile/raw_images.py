@@ -33,8 +33,10 @@ def raw_gif(
     loop: int | None = 0,
     places: Sequence[tuple[int, int]] | None = None,
     screen: tuple[int, int] | None = None,
+    claims: Sequence[tuple[int, int] | None] | None = None,
 ) -> bytes:
-    """A GIF of these index frames (H x W uint8) at places (x, y) on the screen, one global 256-colour palette."""
+    """A GIF of these index frames (H x W uint8) at places (x, y) on the screen, one global 256-colour palette;
+    claims (width, height) per frame makes a frame's descriptor lie about its size."""
     height, width = frames[0].shape
     screen_w, screen_h = screen or (width, height)
     out = [b"GIF89a", struct.pack("<HHBBB", screen_w, screen_h, 0xF7, 0, 0), palette.astype(np.uint8).tobytes()]
@@ -44,7 +46,9 @@ def raw_gif(
         x, y = places[index] if places else (0, 0)
         flags = (disposals[index] << 2) | (1 if transparency is not None else 0)
         out.append(b"!\xf9\x04" + struct.pack("<BHB", flags, delays_cs[index], transparency or 0) + b"\0")
-        out.append(_gif_image(indices, palette, x, y))
+        image = _gif_image(indices, palette, x, y)
+        claim = claims[index] if claims else None
+        out.append(image if claim is None else image[:5] + struct.pack("<HH", *claim) + image[9:])
     out.append(b";")
     return b"".join(out)
 

@@ -22,7 +22,7 @@ from faceanon.image_formats import EXTENSIONS, FORMATS, MAX_FRAMES
 from faceanon.images import decode
 from faceanon.service import anonymise
 from faceanon.settings import Settings
-from hostile.odd_images import OddFile, gif_disposal, odd_files, webp_identical_frames
+from hostile.odd_images import OddFile, gif_disposal, gif_frame_beyond_screen, odd_files, webp_identical_frames
 from hostile.raw_images import ApngFrame, cube_palette, raw_apng, raw_gif
 from support.fakes import BoxDetector, FakeDetector
 from support.images import marked, to_bytes
@@ -217,6 +217,20 @@ def test_apng_frames_count_towards_the_pixel_limit() -> None:
     with pytest.raises(ImageTooLargeError, match="4 frames"):
         decode(data, max_pixels=799, max_bytes=1_000_000)
     assert len(decode(data, max_pixels=800, max_bytes=1_000_000).frames) == 4
+
+
+def test_a_gif_frame_beyond_the_screen_is_refused_before_pillow_allocates_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    allocations: list[int] = []
+    fill = Image.core.fill
+
+    def recording_fill(mode: str, size: tuple[int, int], *colour: object) -> object:
+        allocations.append(size[0] * size[1])
+        return fill(mode, size, *colour)
+
+    monkeypatch.setattr(Image.core, "fill", recording_fill)
+    with pytest.raises(ImageTooLargeError, match="18544x45834"):
+        decode(gif_frame_beyond_screen(), max_pixels=50_000_000, max_bytes=1_000_000)
+    assert max(allocations, default=0) <= 30 * 20
 
 
 def test_more_frames_than_the_limit_is_refused() -> None:
