@@ -78,7 +78,8 @@ WRITABLE_MODES: Final[dict[str, frozenset[str]]] = {
 }
 
 # What Pillow's plugins raise on malformed input (fuzzing found all of these, TypeError from a TIFF page
-# without dimensions, RuntimeError from the AVIF decoder on corrupt AV1 data); none of them is ours.
+# without dimensions, RuntimeError from the AVIF decoder on corrupt AV1 data, ZeroDivisionError from an AVIF
+# sequence with a zero timescale); none of them is ours.
 DECODE_ERRORS: Final = (
     OSError,
     SyntaxError,
@@ -89,6 +90,7 @@ DECODE_ERRORS: Final = (
     KeyError,
     TypeError,
     RuntimeError,
+    ArithmeticError,
 )
 
 

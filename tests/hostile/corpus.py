@@ -370,6 +370,7 @@ def image_cases() -> tuple[ImageCase, ...]:
             "gif_frame_beyond_screen", odd_images.gif_frame_beyond_screen(), TOO_MANY_PIXELS, content_type="image/gif"
         ),
         _case("avif_corrupt_av1", odd_images.avif_corrupt_av1(), UNSUPPORTED, content_type="image/avif"),
+        _case("avif_zero_timescale", odd_images.avif_zero_timescale(), UNSUPPORTED, content_type="image/avif"),
     ]
     cases += [_case(odd.name, odd.data, OK, content_type="image/png") for odd in odd_images.png_colour_keys()]
     return tuple(cases)

@@ -256,6 +256,15 @@ def avif_corrupt_av1() -> bytes:
     return good[:payload] + bytes(len(good) - payload)
 
 
+def avif_zero_timescale() -> bytes:
+    """An animated AVIF whose track timescale (mdhd) is 0: Pillow divides by it (found by atheris)."""
+    data = bytearray(avif_identical_frames())
+    box = data.index(b"mdhd")
+    at = box + 8 + (8 if data[box + 4] == 0 else 16)  # after version/flags and the creation/modification times
+    data[at : at + 4] = bytes(4)
+    return bytes(data)
+
+
 # ------------------------------------------------------------------ TIFF, BMP/DIB, JPEG
 
 
@@ -355,4 +364,5 @@ def odd_files() -> tuple[OddFile, ...]:
         OddFile("bmp_rgba", save(Image.fromarray(_rgba(30, 20, 8, alpha=200)), "BMP")),
     ]
     files.append(OddFile("avif_corrupt_av1", avif_corrupt_av1(), UnsupportedImageError, "corrupt or truncated"))
+    files.append(OddFile("avif_zero_timescale", avif_zero_timescale(), UnsupportedImageError, "corrupt or truncated"))
     return tuple(files + png_colour_keys() + tiffs() + jpegs() + samples())
