@@ -65,7 +65,7 @@ def gif_disposal(disposal: int) -> bytes:
 
 
 def gif_sub_rectangles() -> bytes:
-    """Frames smaller than the screen, at offsets, restore-to-background then restore-to-previous."""
+    """Frames smaller than the screen, at offsets, restore-to-background then restore-to-previous; no loop."""
     base = np.full((30, 40), 40, np.uint8)
     small = [np.full((10, 12), 150, np.uint8), np.full((8, 8), 255, np.uint8), np.full((12, 10), 200, np.uint8)]
     return raw_gif(
@@ -74,6 +74,7 @@ def gif_sub_rectangles() -> bytes:
         delays_cs=[5, 6, 7, 8],
         disposals=[1, 2, 3, 1],
         transparency=255,
+        loop=None,  # no NETSCAPE extension: plays once
         places=[(0, 0), (3, 4), (20, 10), (25, 15)],
         screen=(40, 30),
     )
