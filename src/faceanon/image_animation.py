@@ -156,15 +156,16 @@ def write_webp(
     loop: int | None,
     *,
     quality: int,
+    lossless: bool = False,
     icc_profile: bytes | None,
 ) -> bytes:
-    """An animated WebP of these RGB/RGBA pictures, each a lossy still at this quality."""
+    """An animated WebP of these RGB/RGBA pictures, each a still at this quality (lossless: exact)."""
     width, height = pictures[0].size
     has_alpha = any(picture.mode == "RGBA" for picture in pictures)
     frames = []
     for picture, duration in zip(pictures, durations, strict=True):
         buffer = io.BytesIO()
-        picture.save(buffer, "WEBP", quality=quality, method=4)
+        picture.save(buffer, "WEBP", quality=quality, method=4, lossless=lossless)
         bitstream = b"".join(
             _riff_chunk(kind, data)
             for kind, data in _riff_chunks(buffer.getvalue())

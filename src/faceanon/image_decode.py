@@ -25,6 +25,7 @@ import numpy.typing as npt
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import FaceAnonError, ImageTooLargeError, PayloadTooLargeError, UnsupportedImageError
+from .image_containers import gif_canvas, webp_lossless
 from .image_formats import (
     DECODE_ERRORS,
     FORMATS,
@@ -37,7 +38,6 @@ from .image_formats import (
     DecodedImage,
     RGBImage,
 )
-from .image_gif import gif_canvas
 from .image_orientation import upright
 
 # TIFF codecs this Pillow wheel's libtiff decodes (tests/unit/test_image_fidelity.py reads each of them); any
@@ -78,7 +78,8 @@ def decode(data: bytes, *, max_pixels: int, max_bytes: int) -> DecodedImage:
             with Image.open(io.BytesIO(data), formats=OPENABLE) as image:
                 if image.format == "GIF":  # before any seek: Pillow allocates a grown GIF canvas while seeking
                     _check_pixels(*gif_canvas(data), 1, max_pixels)
-                return _decode_open(image, max_pixels=max_pixels)
+                lossless = image.format == "WEBP" and webp_lossless(data)
+                return _decode_open(image, max_pixels=max_pixels, lossless=lossless)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image has too many pixels (the limit is {max_pixels})") from exc
     except FaceAnonError:
@@ -89,7 +90,7 @@ def decode(data: bytes, *, max_pixels: int, max_bytes: int) -> DecodedImage:
         raise UnsupportedImageError("image data is corrupt or truncated") from exc
 
 
-def _decode_open(image: Image.Image, *, max_pixels: int) -> DecodedImage:
+def _decode_open(image: Image.Image, *, max_pixels: int, lossless: bool = False) -> DecodedImage:
     source_format = image.format or ""
     out_format = FORMATS[source_format].output
     width, height = image.size
@@ -105,6 +106,8 @@ def _decode_open(image: Image.Image, *, max_pixels: int) -> DecodedImage:
     source_mode = image.mode
     icc = image.info.get("icc_profile")
     options = _save_options(image, out_format)  # from the first frame's header, before any seek
+    if lossless:
+        options["lossless"] = True  # a lossless WebP is written back lossless
     loop = image.info.get("loop")
     frames: list[RGBImage] = []
     alphas: list[AlphaImage | None] = []

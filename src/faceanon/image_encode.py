@@ -68,7 +68,10 @@ def _animation(image: DecodedImage, pictures: list[Image.Image], quality: int, p
             compress_level=png_compress_level,
             icc_profile=image.icc_profile,
         )
-    return write_webp(pictures, durations, image.loop, quality=quality, icc_profile=image.icc_profile)
+    lossless = bool(image.save_options.get("lossless"))
+    return write_webp(
+        pictures, durations, image.loop, quality=quality, lossless=lossless, icc_profile=image.icc_profile
+    )
 
 
 def _to_pillow(rgb: RGBImage, alpha: AlphaImage | None, mode: str) -> Image.Image:

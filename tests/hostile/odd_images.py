@@ -359,6 +359,8 @@ def odd_files() -> tuple[OddFile, ...]:
         OddFile("apng_dispose_and_blend", apng_dispose_and_blend()),
         OddFile("webp_identical_frames", webp_identical_frames()),
         OddFile("webp_alpha_animation", webp_alpha_animation()),
+        OddFile("webp_lossless_still", save(Image.fromarray(_rgba(30, 20, 6, alpha=150)), "WEBP", lossless=True)),
+        OddFile("webp_lossy_still", save(Image.fromarray(_scene(30, 20, 6)), "WEBP", quality=80)),
         OddFile("avif_identical_frames", avif_identical_frames()),
         OddFile("heif_two_identical_images", heif_identical_images()),
         OddFile("dib_headerless", save(Image.fromarray(_scene(30, 20, 7)), "DIB")),
