@@ -3,8 +3,9 @@
 The public face of six modules: image_formats.py (Pillow set up for untrusted input, the one table of accepted
 formats and extensions, DecodedImage), image_decode.py (``decode``: limits checked before any pixel is decoded,
 every frame upright), image_orientation.py (the one EXIF orientation function), image_encode.py (``encode``:
-fresh images, no metadata but a matching ICC profile) and image_animation.py (GIF/APNG/WebP animations written
-frame by frame, never merged), image_containers.py (what is read from the bytes before Pillow). Here: file names and bounded file reads.
+fresh images, no metadata but a matching ICC profile), image_animation.py (GIF/APNG/WebP animations written
+frame by frame, never merged) and image_containers.py (what is read from the bytes before Pillow). Here: file
+names and bounded file reads.
 """
 
 import os
