@@ -2,11 +2,14 @@
 
 ``encode`` builds fresh Pillow images from the (masked) arrays, so nothing of the input's metadata can come
 along: no EXIF (GPS, serials, the EXIF thumbnail), XMP, IPTC or comments; only an ICC profile that still
-matches the output's colour space. The output has the input's format, size, frame count and alpha, and is
-upright (there is no orientation tag).
+matches the output's colour space. The output has the input's format, size, frame count, frame durations,
+disposal methods, loop count and alpha, JPEG chroma subsampling and TIFF compression (where lossless), and is
+upright (there is no orientation tag). Animated GIF, APNG and WebP are written by image_animation.py, which
+never merges identical frames.
 """
 
 import io
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import UnsupportedImageError
+from .image_animation import write_apng, write_gif, write_webp
 from .image_formats import LOSSY_FORMATS, PNG_COMPRESS_LEVEL, AlphaImage, DecodedImage, RGBImage
 
 
@@ -32,21 +36,42 @@ def encode(
     if len(pixels) != len(image.frames):
         raise UnsupportedImageError("frame count changed between decode and encode")
     pictures = [_to_pillow(rgb, alpha, image.output_mode) for rgb, alpha in zip(pixels, image.alphas, strict=True)]
-    options = _save_options(image, quality, png_compress_level)
-    if len(pictures) > 1:
-        options.update(save_all=True, append_images=pictures[1:])
-        if image.format in ("GIF", "PNG", "WEBP", "AVIF") and all(d is not None for d in image.durations):
-            options["duration"] = list(image.durations)
-        if image.loop is not None and image.format in ("GIF", "PNG", "WEBP", "AVIF"):
-            options["loop"] = image.loop
-    buffer = io.BytesIO()
     try:
+        if len(pictures) > 1 and image.format in ("GIF", "PNG", "WEBP"):
+            return _animation(image, pictures, quality, png_compress_level)
+        options = _save_options(image, quality, png_compress_level)
+        if len(pictures) > 1:  # TIFF pages, AVIF frames, HEIF images: their writers keep every one
+            options.update(save_all=True, append_images=pictures[1:])
+            if image.format == "AVIF" and all(d is not None for d in image.durations):
+                options["duration"] = [round(d or 0) for d in image.durations]
+            if image.format == "AVIF" and image.loop is not None:
+                options["loop"] = image.loop
+        buffer = io.BytesIO()
         pictures[0].save(buffer, format=image.format, **options)
-    except (OSError, ValueError, KeyError, OverflowError) as exc:
-        # OverflowError: Pillow's GIF/APNG writers merge identical frames by adding their 16-bit delays (found
-        # by the fuzzer); fail closed rather than write fewer or shorter frames than were read.
+    except (OSError, ValueError, KeyError, OverflowError, struct.error) as exc:
         raise UnsupportedImageError(f"cannot write the result as {image.format}") from exc
     return buffer.getvalue()
+
+
+def _animation(image: DecodedImage, pictures: list[Image.Image], quality: int, png_compress_level: int) -> bytes:
+    durations = image.durations or (None,) * len(pictures)
+    disposals = image.disposals or (0,) * len(pictures)
+    if image.format == "GIF":
+        return write_gif(pictures, durations, disposals, image.loop)
+    if image.format == "PNG":
+        return write_apng(
+            pictures,
+            durations,
+            disposals,
+            image.loop,
+            default_image=image.default_image,
+            compress_level=png_compress_level,
+            icc_profile=image.icc_profile,
+        )
+    lossless = bool(image.save_options.get("lossless"))
+    return write_webp(
+        pictures, durations, image.loop, quality=quality, lossless=lossless, icc_profile=image.icc_profile
+    )
 
 
 def _to_pillow(rgb: RGBImage, alpha: AlphaImage | None, mode: str) -> Image.Image:

@@ -1,9 +1,11 @@
 """Image I/O that never leaks: bounded decode to upright RGB frames, and encode with no metadata.
 
-The public face of four modules: image_formats.py (Pillow set up for untrusted input, the format allow-list,
-DecodedImage), image_decode.py (``decode``: limits checked before any pixel is decoded, every frame upright),
-image_orientation.py (the one EXIF orientation function) and image_encode.py (``encode``: fresh images, no
-metadata but a matching ICC profile). Here: file names and bounded file reads.
+The public face of six modules: image_formats.py (Pillow set up for untrusted input, the one table of accepted
+formats and extensions, DecodedImage), image_decode.py (``decode``: limits checked before any pixel is decoded,
+every frame upright), image_orientation.py (the one EXIF orientation function), image_encode.py (``encode``:
+fresh images, no metadata but a matching ICC profile), image_animation.py (GIF/APNG/WebP animations written
+frame by frame, never merged) and image_containers.py (what is read from the bytes before Pillow). Here: file
+names and bounded file reads.
 """
 
 import os

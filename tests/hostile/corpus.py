@@ -29,6 +29,7 @@ from faceanon.errors import (
     PayloadTooLargeError,
     UnsupportedImageError,
 )
+from hostile import odd_images
 
 OK, BAD_REQUEST, TOO_BIG, UNSUPPORTED, TOO_MANY_PIXELS = 200, 400, 413, 415, 422
 ERRORS: dict[int, type[FaceAnonError]] = {
@@ -253,7 +254,7 @@ def _animated_gif(frames: int, size: int = 8) -> bytes:
 
 
 def gif_identical_frames_longest_delay() -> bytes:
-    """Two identical frames of the longest GIF delay (655.35 s): writing them merged overflows the delay field."""
+    """Two identical frames of the longest GIF delay (655.35 s): merged, their delays would overflow the field."""
     single = _save(Image.new("P", (2, 2), 1), "GIF")
     start = single.index(b"\x2c")  # image descriptor (Pillow writes no extension for a still 2 x 2 picture)
     header, picture = single[:start], single[start:-1]
@@ -330,12 +331,8 @@ def image_cases() -> tuple[ImageCase, ...]:
         _case("tiff_header_100000x100000", tiff_huge(), TOO_MANY_PIXELS, content_type="image/tiff"),
         _case("bmp_header_60000x60000", bmp_huge(), TOO_MANY_PIXELS, UNSUPPORTED, content_type="image/bmp"),
         _case("tiff_page_without_size", tiff_page_without_size(), UNSUPPORTED, content_type="image/tiff"),
-        _case(
-            "gif_frames_merge_past_max_delay",
-            gif_identical_frames_longest_delay(),
-            UNSUPPORTED,
-            content_type="image/gif",
-        ),
+        # Pillow's writer merged these by adding their delays (overflow); faceanon writes every frame as it came.
+        _case("gif_identical_frames_longest_delay", gif_identical_frames_longest_delay(), OK, content_type="image/gif"),
         _case("gif_1001_frames", _animated_gif(1001, size=2), TOO_MANY_PIXELS, content_type="image/gif"),
         # Odd but valid images.
         _case("png_1x1", _save(_rgb(1, 1), "PNG"), OK, content_type="image/png"),
@@ -361,6 +358,21 @@ def image_cases() -> tuple[ImageCase, ...]:
         _case("jpeg_garbage_icc", _save(_rgb(64, 48), "JPEG", icc_profile=b"\x00garbage-icc" * 40), OK),
     ]
     cases += [_case(f"jpeg_exif_orientation_{o}", private_photo((64, 40), orientation=o), OK) for o in range(1, 9)]
+    # Odd files from the fidelity corpus (tests/unit/test_image_fidelity.py checks their frames and pixels).
+    cases += [
+        _case("gif_restore_to_background", odd_images.gif_disposal(2), OK, content_type="image/gif"),
+        _case("gif_identical_frames", odd_images.gif_identical_frames(), OK, content_type="image/gif"),
+        _case("apng_default_image", odd_images.apng_default_image(), OK, content_type="image/png"),
+        _case("apng_dispose_and_blend", odd_images.apng_dispose_and_blend(), OK, content_type="image/png"),
+        _case("webp_identical_frames", odd_images.webp_identical_frames(), OK, content_type="image/webp"),
+        _case("tiff_webp_compressed", odd_images.tiff_webp_compressed(), UNSUPPORTED, content_type="image/tiff"),
+        _case(
+            "gif_frame_beyond_screen", odd_images.gif_frame_beyond_screen(), TOO_MANY_PIXELS, content_type="image/gif"
+        ),
+        _case("avif_corrupt_av1", odd_images.avif_corrupt_av1(), UNSUPPORTED, content_type="image/avif"),
+        _case("avif_zero_timescale", odd_images.avif_zero_timescale(), UNSUPPORTED, content_type="image/avif"),
+    ]
+    cases += [_case(odd.name, odd.data, OK, content_type="image/png") for odd in odd_images.png_colour_keys()]
     return tuple(cases)
 
 
