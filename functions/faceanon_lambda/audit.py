@@ -89,6 +89,7 @@ def audit_record(
         "mask_scale": result.mask_scale,
         "threshold": result.threshold,
         "model_sha256": result.model_sha256,
+        "verifier_sha256": result.verifier_sha256,
         "review": result.review,
         "review_reasons": list(result.review_reasons),
         "timings_ms": dict(result.timings_ms),

@@ -56,6 +56,7 @@ class CenterFaceDetector:
         self.detection = get_strategy(detection)
         self.model_path = resolve_model_path(model_path)
         self.model = CenterFace.from_path(self.model_path, intra_op_threads=intra_op_threads)
+        self.verifier_path: Path | None = SHIPPED_VERIFIER
         self.verifier: Verifier | None = RetinaFace.from_path(SHIPPED_VERIFIER, intra_op_threads=intra_op_threads)
 
     @classmethod
@@ -73,6 +74,7 @@ class CenterFaceDetector:
         detector.model_path = Path("<session>")
         detector.model = CenterFace(session)
         detector.verifier = RetinaFace(verifier) if verifier is not None else None
+        detector.verifier_path = None
         return detector
 
     def detect(

@@ -28,6 +28,7 @@ from .images import decode, encode
 from .masks import apply_masks
 from .model import model_sha256, resolve_model_path
 from .settings import Settings
+from .strategy import get_strategy
 
 REVIEW_SCORE_BAND = 0.1
 REVIEW_CROWD = 40
@@ -89,6 +90,7 @@ class AnonymiseResult:
     review: bool
     review_reasons: tuple[str, ...]
     frames: int = 1
+    verifier_sha256: str = ""  # the RetinaFace verifier's file when the strategy used one (faceanon.strategy.Verify)
 
     @property
     def face_count(self) -> int:
@@ -117,6 +119,7 @@ class AnonymiseResult:
             "mask_scale": self.mask_scale,
             "threshold": self.threshold,
             "model_sha256": self.model_sha256,
+            "verifier_sha256": self.verifier_sha256,
             "timings_ms": dict(self.timings_ms),
             "review": self.review,
             "review_reasons": list(self.review_reasons),
@@ -144,6 +147,14 @@ def detector_sha256(detector: object) -> str:
         return model_sha256(path)
     identity = getattr(detector, "model_sha256", None)
     return identity if isinstance(identity, str) else "unknown"
+
+
+def verifier_sha256(detector: object, detection: str) -> str:
+    """The verifier's identity for audit records: sha256 of its file when the strategy asks for one, else ""."""
+    path = getattr(detector, "verifier_path", None)
+    if isinstance(path, Path) and get_strategy(detection).verify is not None:
+        return model_sha256(path)
+    return ""
 
 
 def detect_faces(detector: Detector, rgb: npt.NDArray[np.uint8], settings: Settings) -> npt.NDArray[np.float32]:
@@ -210,6 +221,7 @@ def anonymise(data: bytes, settings: Settings, detector: Detector | None = None)
         mask_scale=settings.mask_scale,
         threshold=settings.effective_threshold,
         model_sha256=detector_sha256(active),
+        verifier_sha256=verifier_sha256(active, settings.detection),
         timings_ms=clock.report(),
         review=bool(reasons),
         review_reasons=reasons,

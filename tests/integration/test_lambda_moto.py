@@ -20,6 +20,7 @@ from moto import mock_aws
 from PIL import Image
 
 from faceanon import service
+from faceanon.model import SHIPPED_VERIFIER, model_sha256
 from faceanon.settings import Settings
 from faceanon_tools.lambda_context import LocalContext
 from support.handlers import load_handler
@@ -117,6 +118,7 @@ def test_upload_is_anonymised_once_with_tags_and_audit(aws: tuple[Any, Any], que
     expected = service.anonymise(photo, Settings.from_env())
     assert audit["faces"] == [face.to_report() for face in expected.faces]
     assert audit["model_sha256"] == expected.model_sha256
+    assert audit["verifier_sha256"] == expected.verifier_sha256 == model_sha256(SHIPPED_VERIFIER)  # default verifies
     assert audit["source"]["key"] == key
     assert audit["source"]["etag"] == s3.head_object(Bucket=INPUT, Key=key)["ETag"].strip('"')
     tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=OUTPUT, Key=f"anonymised/{key}")["TagSet"]}

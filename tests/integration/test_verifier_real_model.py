@@ -15,6 +15,8 @@ from faceanon.detector import CenterFaceDetector, verified
 from faceanon.model import SHIPPED_VERIFIER
 from faceanon.nms import iou_matrix
 from faceanon.retinaface import RetinaFace
+from faceanon.service import anonymise
+from faceanon.settings import Settings
 from faceanon.strategy import STRATEGIES, Verify
 
 FACE = np.array([178.0, 60.0, 272.0, 180.0])  # hand-labelled on src/faceanon/samples/astronaut.jpg
@@ -67,3 +69,13 @@ def test_the_product_detector_loads_the_verifier_and_default_and_thorough_use_it
     assert isinstance(real_detector.verifier, RetinaFace)
     assert STRATEGIES["default"].verify == STRATEGIES["thorough"].verify == Verify()
     assert STRATEGIES["fast"].verify is None  # fast keeps its speed; its false masks are in BENCHMARKS.md
+
+
+@pytest.mark.parametrize(("detection", "verified_by"), [("default", BUILT_SHA256), ("fast", "")])
+def test_results_name_the_verifier_when_the_strategy_used_it(
+    real_detector: CenterFaceDetector, detection: str, verified_by: str
+) -> None:
+    photo = (SHIPPED_VERIFIER.parents[1] / "samples" / "astronaut.jpg").read_bytes()
+    result = anonymise(photo, Settings(detection=detection), detector=real_detector)
+    assert result.verifier_sha256 == verified_by
+    assert result.to_report()["verifier_sha256"] == verified_by
