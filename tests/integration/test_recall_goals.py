@@ -1,8 +1,8 @@
 """Regression guard against deface 1.5.0 on every set in ../shared/data (skipped when absent), one-to-one.
 
 Every config sees the same photos through benchmarks/bench_detect.py's own runner and datasets (all_datasets:
-../shared/data, scikit-image's face-free photos, the held-out face-free set when present), so these checks and
-BENCHMARKS.md's tables are one computation. Scoring is faceanon_tools.evaluation's one-to-one matching (WIDER
+../shared/data, scikit-image's face-free photos, the held-out and fresh face-free sets when present), so these
+checks and BENCHMARKS.md's tables are one computation. Scoring is faceanon_tools.evaluation's one-to-one matching (WIDER
 protocol): a second box on a face is a duplicate, not a find.
 
 These are not the issue's goals. The goals, with their exact margins, are the benchmark's ``--goals`` table
@@ -17,8 +17,8 @@ than its goal by a stated tolerance, so it only fails on a real regression:
   misses at most 85% of what deface misses (measured: 65-80%; BENCHMARKS.md).
 * duplicates per matched face, default and fast, per labelled set. Goal: <= 0.02. Guard: <= 0.05.
 * false masks per face-free photo, default and fast, per face-free set. Goal: <= 0.3 on scikit-image's 23 (the
-  thresholds were chosen there) and <= 0.5 elsewhere. Guard: the goal, except on the held-out set, whose goal is
-  not met (measured 0.74 default, 0.82 fast, deface 0.56): there <= 1.0.
+  thresholds were chosen there) and <= 0.5 elsewhere. Guard: the goal, except for fast on the held-out set, where
+  it is not met (measured 0.82; default 0.18 with the verifier; deface 0.56): there <= 1.0.
 """
 
 import importlib.util
@@ -38,7 +38,8 @@ SLACK_FACES, SLACK_SHARE = 3, 0.02  # below deface's finds, whichever is larger
 SMALL_BINS = ("10-20", "20-40")
 DEFAULT_SHARE_OF_DEFACE_SMALL_MISSES = 0.85  # goal: 0.5 per bin
 MAX_DUPLICATES_PER_MATCHED = 0.05  # goal: 0.02
-MAX_FALSE_PER_FACE_FREE = {"skimage_face_free": 0.3, "held_out_face_free": 1.0}  # goal there: 0.5
+MAX_FALSE_PER_FACE_FREE = {"skimage_face_free": 0.3}
+MAX_FALSE_FOR = {("held_out_face_free", "fast"): 1.0}  # goal there: 0.5 (fast has no verifier)
 MAX_FALSE_ELSEWHERE = 0.5
 
 
@@ -52,7 +53,7 @@ def _bench() -> ModuleType:
 
 
 BENCH = _bench() if SHARED.is_dir() else None
-_ALL = BENCH.all_datasets(SHARED) if BENCH is not None else []
+_ALL = BENCH.all_datasets(SHARED, BENCH.FRESH_SITE) if BENCH is not None else []
 LABELLED = [d.name for d in _ALL if not d.is_negative]
 FACE_FREE = [d.name for d in _ALL if d.is_negative]
 
@@ -131,6 +132,7 @@ def test_few_false_masks_per_face_free_photo(summary: Summary, dataset: str, con
     row = summary[dataset][config]
     rate = row["false_per_negative_image"]
     assert rate is not None
-    assert rate <= MAX_FALSE_PER_FACE_FREE.get(dataset, MAX_FALSE_ELSEWHERE), (
+    bound = MAX_FALSE_FOR.get((dataset, config), MAX_FALSE_PER_FACE_FREE.get(dataset, MAX_FALSE_ELSEWHERE))
+    assert rate <= bound, (
         f"{row['false_on_negatives']} false masks on {row['negative_images']} face-free photos ({rate:.2f} each)"
     )
