@@ -18,20 +18,12 @@ from faceanon import errors, service
 from faceanon.service import AnonymiseResult
 from faceanon.settings import Settings
 from faceanon_tools.lambda_context import LocalContext
+from support.api_fakes import FAKE_ERRORS  # first bytes of the fake input -> what the fake service raises
 from support.handlers import load_handler
 from support.results import make_result
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 INPUT, OUTPUT = "faceanon-input-example", "faceanon-output-example"
-
-
-# First bytes of the fake input -> what the fake service does with it.
-FAKE_ERRORS: dict[bytes, Exception] = {
-    b"BIG": errors.ImageTooLargeError("image has 60000000 pixels; the limit is 50000000"),
-    b"MODEL": errors.ModelError("model file not found: /opt/python/secret/path.onnx"),
-    b"CRASH": RuntimeError("boom at 0xdeadbeef"),
-    b"TEXT": errors.UnsupportedImageError("not an image faceanon can decode"),
-}
 
 
 @dataclass
