@@ -95,7 +95,7 @@ def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLi
     if not container.streams.video:
         raise UnsupportedVideoError("the file has no video stream")
     stream = container.streams.video[0]
-    codec = stream.codec_context.name
+    codec = stream.codec_context.codec.canonical_name  # "av1" whether libdav1d or another decoder reads it
     if codec not in ENCODERS:
         raise UnsupportedVideoError(f"unsupported video codec {codec!r}: h264, hevc, vp8, vp9, av1 or mpeg4")
     width, height = stream.codec_context.width, stream.codec_context.height
