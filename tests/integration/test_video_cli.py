@@ -189,3 +189,11 @@ def test_a_folder_of_photos_and_videos(clip: Clip, tmp_path: Path, sample_bytes:
     assert (folder / "walk_anonymised.mp4").is_file()
     assert (folder / "photo_anonymised.jpg").is_file()
     assert main(["anonymise", str(folder / "walk.mp4"), "-o", "-", "-q"]) == 2  # a video never goes to stdout
+
+
+def test_a_fast_face_with_detection_every_third_frame_stays_one_track(tmp_path: Path) -> None:
+    fast = face_clip(tmp_path / "fast.mp4", count=16)  # 15 px a frame (a quarter of the face): IoU < 0.3 at 3 frames
+    result = anonymise_video(fast.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3)
+    assert result.tracks == 1
+    assert _exposed_frames(fast, tmp_path / "out.mp4") == []
+    assert max(result.faces_per_frame) == 1  # no stale copies of the face left behind
