@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import FaceAnonError, InvalidRequestError, UnsupportedVideoError
+from .errors import FaceAnonError, ImageTooLargeError, InvalidRequestError, UnsupportedVideoError
 from .masks import apply_masks
 from .service import Detector, detect_faces, detector_sha256, get_detector
 from .settings import Settings
@@ -274,6 +274,8 @@ class _Run:
             )
         if frame.pts is None:
             raise UnsupportedVideoError(f"frame {index} has no timestamp")
+        if frame.pts * info.time_base > self.limits.max_seconds:
+            raise ImageTooLargeError(f"video lasts more than {self.limits.max_seconds:g} s")
         if self.last_pts is not None:
             step = Fraction(frame.pts - self.last_pts) * info.time_base * info.fps  # in frames: 1 at constant rate
             if abs(step - 1) > VFR_TOLERANCE:

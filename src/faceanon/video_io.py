@@ -59,7 +59,7 @@ class VideoProbe:
     fps: Fraction
     time_base: Fraction
     expected_frames: int | None  # what the container says, when it says (for the truncation check)
-    duration_s: float
+    duration_s: float | None  # None when the container does not say (browser-recorded webm): checked per frame
     audio_streams: int
 
 
@@ -109,10 +109,10 @@ def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLi
         raise UnsupportedVideoError("the video stream has no time base")
     time_base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
     duration_s = _duration(container, stream)
-    if duration_s > limits.max_seconds:
-        raise ImageTooLargeError(f"video lasts {duration_s:.0f} s; at most {limits.max_seconds:.0f} s")
+    if duration_s is not None and duration_s > limits.max_seconds:
+        raise ImageTooLargeError(f"video lasts {duration_s:.0f} s; at most {limits.max_seconds:g} s")
     expected = _expected_frames(stream, fps)
-    if max(expected or 0, round(duration_s * fps)) > limits.max_frames:
+    if max(expected or 0, round((duration_s or 0) * fps)) > limits.max_frames:
         raise ImageTooLargeError(f"video has more than {limits.max_frames} frames")
     return VideoProbe(
         container=output_format(container.format.name, suffix),
@@ -155,7 +155,7 @@ def _constant_rate(stream: "av.video.stream.VideoStream") -> Fraction:
     return Fraction(base.numerator, base.denominator)
 
 
-def _duration(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> float:
+def _duration(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> float | None:
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     tagged = _tag_seconds(stream.metadata.get("DURATION", ""))  # Matroska keeps per-stream durations as tags
@@ -163,7 +163,7 @@ def _duration(container: "av.container.InputContainer", stream: "av.video.stream
         return tagged
     if container.duration is not None and container.duration > 0:
         return container.duration / 1_000_000
-    raise UnsupportedVideoError("the video has no duration (zero-length or unfinished file)")
+    return None  # e.g. webm from a browser's MediaRecorder: the frame loop enforces max_seconds by timestamps
 
 
 def _expected_frames(stream: "av.video.stream.VideoStream", fps: Fraction) -> int | None:
