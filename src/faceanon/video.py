@@ -161,6 +161,7 @@ class _Run:
         self.boxes: list[npt.NDArray[np.float32]] = []
         self.detected = 0
         self.last_pts: int | None = None
+        self.first_pts: int | None = None
 
     @contextmanager
     def clock(self, stage: str) -> Iterator[None]:
@@ -274,7 +275,9 @@ class _Run:
             )
         if frame.pts is None:
             raise UnsupportedVideoError(f"frame {index} has no timestamp")
-        if frame.pts * info.time_base > self.limits.max_seconds:
+        if self.first_pts is None:
+            self.first_pts = frame.pts
+        if (frame.pts - self.first_pts) * info.time_base > self.limits.max_seconds:  # a segment may start late
             raise ImageTooLargeError(f"video lasts more than {self.limits.max_seconds:g} s")
         if self.last_pts is not None:
             step = Fraction(frame.pts - self.last_pts) * info.time_base * info.fps  # in frames: 1 at constant rate

@@ -2,6 +2,7 @@
 side, neither the output nor a partial temporary file."""
 
 import io
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,17 @@ def test_a_webm_without_duration_is_anonymised_and_its_length_checked_per_frame(
             source, tmp_path / "o2.webm", Settings(), detector=BoxDetector(), limits=VideoLimits(max_seconds=0.5)
         )
     assert not (tmp_path / "o2.webm").exists()
+
+
+def test_frames_stream_through_in_bounded_memory(tmp_path: Path) -> None:
+    frames, _ = frames_with_a_face(240)  # 240 RGB frames: 55 MB if they were all held at once
+    source = write_clip(tmp_path / "long.mp4", frames)
+    del frames
+    tracemalloc.start()
+    try:
+        result = anonymise_video(source, tmp_path / "out.mp4", Settings(), detector=BoxDetector())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.frames == 240
+    assert peak < 12 * 1024 * 1024  # a handful of frames (230 kB each) and their masks, not the whole video
