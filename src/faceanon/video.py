@@ -43,6 +43,8 @@ from .video_io import (
 __all__ = ["FAST_EVERY", "VIDEO_EXTENSIONS", "VideoLimits", "VideoResult", "anonymise_video", "is_video"]
 
 DEFAULT_LIMITS = VideoLimits()
+# FFmpeg's colorspace values that say nothing about the matrix: RGB (0) and unspecified (2).
+UNSPECIFIED_COLOUR = (0, 2)
 # `--fast` detects every FAST_EVERY-th frame (one 1x pass) and tracks in between.
 FAST_EVERY = 3
 
@@ -162,6 +164,7 @@ class _Run:
         self.detected = 0
         self.last_pts: int | None = None
         self.first_pts: int | None = None
+        self.colour: dict[str, Any] = {}
 
     @contextmanager
     def clock(self, stage: str) -> Iterator[None]:
@@ -182,7 +185,7 @@ class _Run:
             with av.open(str(self.out_path), mode="w", format=info.container) as sink:
                 if keep_creation_time and "creation_time" in source.metadata:
                     sink.metadata["creation_time"] = source.metadata["creation_time"]
-                video_out = self._video_stream(sink, info)
+                video_out = self._video_stream(sink, info, video_in.codec_context)
                 audio_out = {stream.index: sink.add_stream_from_template(stream) for stream in audio_in}
                 for stream in audio_out.values():
                     stream.metadata.clear()
@@ -221,10 +224,19 @@ class _Run:
             detected_faces=self.detected,
         )
 
-    def _video_stream(self, sink: Any, info: VideoProbe) -> Any:
+    def _video_stream(self, sink: Any, info: VideoProbe, decoder: Any) -> Any:
+        """The encoder: the codec family's, 8-bit 4:2:0, the input's time base and colour tags."""
         encoder, options = ENCODERS[info.codec]
         stream = sink.add_stream(encoder, rate=info.fps, options=dict(options))
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
+        # Keep the input's colour description (BT.709 for HD, mostly) and convert RGB back with the same matrix
+        # and range, so colours do not shift; unspecified stays unspecified (FFmpeg's BT.601 default).
+        self.colour = {
+            "dst_colorspace": decoder.colorspace if decoder.colorspace not in UNSPECIFIED_COLOUR else None,
+            "dst_color_range": decoder.color_range if decoder.color_range else None,
+        }
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(stream.codec_context, name, getattr(decoder, name))
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.thread_count = self.settings.intra_op_threads
@@ -257,7 +269,7 @@ class _Run:
         if self.keep_boxes:
             self.boxes.append(boxes)
         with self.clock("encode"):
-            out = av.VideoFrame.from_ndarray(masked, format="rgb24")
+            out = av.VideoFrame.from_ndarray(masked, format="rgb24").reformat(format="yuv420p", **self.colour)
             out.pts, out.time_base = frame.pts, info.time_base
             sink.mux(video_out.encode(out))
 

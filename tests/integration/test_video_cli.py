@@ -14,6 +14,7 @@ from faceanon.detector import CenterFaceDetector
 from faceanon.settings import Settings
 from faceanon.tracking import TrackerOptions
 from faceanon.video import anonymise_video
+from support.fakes import BoxDetector
 from support.videos import Clip, face_clip, read_frames
 
 Box = tuple[float, float, float, float]
@@ -197,3 +198,25 @@ def test_a_fast_face_with_detection_every_third_frame_stays_one_track(tmp_path: 
     assert result.tracks == 1
     assert _exposed_frames(fast, tmp_path / "out.mp4") == []
     assert max(result.faces_per_frame) == 1  # no stale copies of the face left behind
+
+
+def test_colour_tags_and_colours_are_kept(tmp_path: Path) -> None:
+    source = tmp_path / "hd.mp4"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        context = stream.codec_context
+        context.colorspace, context.color_primaries, context.color_trc, context.color_range = 1, 1, 1, 1  # BT.709
+        for index in range(5):
+            rgb = np.full((48, 64, 3), (200, 40, 60), np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", dst_colorspace=1)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    output = tmp_path / "out.mp4"
+    anonymise_video(source, output, Settings(), detector=BoxDetector(((0.0, 0.0, 0.05, 0.05, 0.9),)))
+    with av.open(str(output)) as result:
+        context = result.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+    for frame in read_frames(output):
+        assert np.abs(frame[24, 32].astype(int) - (200, 40, 60)).max() <= 6
