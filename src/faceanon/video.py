@@ -36,6 +36,7 @@ from .video_io import (
     VideoLimits,
     VideoProbe,
     import_av,
+    main_video_stream,
     open_input,
     probe,
 )
@@ -179,7 +180,7 @@ class _Run:
         started = time.perf_counter()
         with open_input(self.src) as source:
             info = probe(source, self.src.suffix, self.limits)
-            video_in = source.streams.video[0]
+            video_in = main_video_stream(source)  # the only video stream written (cover art and others are dropped)
             video_in.thread_count = self.settings.intra_op_threads
             audio_in = list(source.streams.audio)
             with av.open(str(self.out_path), mode="w", format=info.container) as sink:
@@ -237,6 +238,8 @@ class _Run:
         }
         for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
             setattr(stream.codec_context, name, getattr(decoder, name))
+        if decoder.sample_aspect_ratio:  # anamorphic video keeps its display shape
+            stream.codec_context.sample_aspect_ratio = decoder.sample_aspect_ratio
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.thread_count = self.settings.intra_op_threads

@@ -141,6 +141,13 @@ CASES: list[tuple[str, str, Maker, type[FaceAnonError], str]] = [
     ),
     ("HDR (PQ)", "h.mp4", _hdr, UnsupportedVideoError, "HDR"),
     (
+        "odd frame size",
+        "odd.mp4",
+        lambda p: write_clip(p, [np.zeros((241, 321, 3), np.uint8)] * 3, pix_fmt="yuv444p"),
+        UnsupportedVideoError,
+        "odd frame size 321x241",
+    ),
+    (
         "over the resolution limit",
         "big.mp4",
         lambda p: write_clip(p, [np.zeros((2176, 3904, 3), np.uint8)]),

@@ -2,6 +2,7 @@
 every container and codec family in and out, audio copied untouched, no metadata carried over."""
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -15,7 +16,7 @@ from faceanon.settings import Settings
 from faceanon.tracking import TrackerOptions
 from faceanon.video import anonymise_video
 from support.fakes import BoxDetector
-from support.videos import Clip, face_clip, read_frames
+from support.videos import Clip, face_clip, frames_with_a_face, read_frames
 
 Box = tuple[float, float, float, float]
 
@@ -220,3 +221,32 @@ def test_colour_tags_and_colours_are_kept(tmp_path: Path) -> None:
         assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
     for frame in read_frames(output):
         assert np.abs(frame[24, 32].astype(int) - (200, 40, 60)).max() <= 6
+
+
+def test_cover_art_is_skipped_and_the_pixel_aspect_ratio_kept(tmp_path: Path) -> None:
+    frames, _ = frames_with_a_face(10)
+    source = tmp_path / "cover.mp4"
+    with av.open(str(source), "w") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 320, 240, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        video.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        picture = av.VideoFrame.from_ndarray(frames[0], format="rgb24")
+        picture.pts = 0
+        out.mux(cover.encode(picture))
+        out.mux(cover.encode(None))
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(source)) as check:
+        assert sorted(s.codec_context.name for s in check.streams.video) == ["h264", "mjpeg"]  # the cover is there
+    output = tmp_path / "out.mp4"
+    result = anonymise_video(source, output, Settings(), detector=BoxDetector())
+    assert (result.frames, result.video_codec) == (10, "h264")
+    with av.open(str(output)) as out:
+        assert [s.codec_context.name for s in out.streams] == ["h264"]  # the cover (a picture of faces) is gone
+        assert out.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
