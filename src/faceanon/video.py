@@ -135,7 +135,7 @@ def anonymise_video(
         os.replace(temporary, dst)
     except FaceAnonError:
         raise
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, ValueError) as exc:  # PyAV raises ValueError for stream parameters it cannot take
         raise UnsupportedVideoError(f"the video could not be decoded or encoded ({type(exc).__name__})") from None
     finally:
         temporary.unlink(missing_ok=True)

@@ -274,3 +274,23 @@ def test_frames_stream_through_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert result.frames == 240
     assert peak < 12 * 1024 * 1024  # a handful of frames (230 kB each) and their masks, not the whole video
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_corrupted_bytes_fail_with_a_domain_error_or_every_frame_masked(tmp_path: Path, seed: int) -> None:
+    clean = write_clip(tmp_path / "clean.mp4", FRAMES, container="mp4" if seed % 2 else "matroska")
+    data = bytearray(clean.read_bytes())
+    rng = np.random.default_rng(seed)
+    for offset in rng.integers(len(data) // 10, len(data), size=30):
+        data[offset] ^= 0xFF
+    source = tmp_path / ("bad.mp4" if seed % 2 else "bad.mkv")
+    source.write_bytes(bytes(data))
+    target = tmp_path / "out" / source.name
+    try:
+        result = anonymise_video(source, target, Settings(), detector=BoxDetector())
+    except FaceAnonError:
+        assert not target.exists()
+    else:
+        with av.open(str(target)) as out:
+            assert sum(1 for _ in out.decode(video=0)) == result.frames
+    assert [p.name for p in (tmp_path / "out").iterdir()] in ([], [source.name])
