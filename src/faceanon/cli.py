@@ -221,6 +221,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         metavar="N",
         help="videos: detect faces on every Nth frame and track them in between, 1-30 (default: 1; 3 with --fast)",
     )
+    anon.add_argument(
+        "--keep-creation-time",
+        action="store_true",
+        help="videos: keep the container's creation time (no other metadata is ever kept)",
+    )
     existing = anon.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")

@@ -150,6 +150,12 @@ def test_creation_time_only_when_asked(clip: Clip, tmp_path: Path) -> None:
     with av.open(str(tmp_path / "kept.mp4")) as kept:
         assert kept.metadata["creation_time"].startswith("2021-06-01T12:00:00")
         assert "location" not in kept.metadata
+    out = tmp_path / "cli"
+    flags = ["--every", "5", "--keep-creation-time", "-j", "1", "-q"]
+    assert main(["anonymise", str(clip.path), "-o", str(out), *flags]) == 0
+    with av.open(str(out / "walk.mp4")) as kept:
+        assert kept.metadata["creation_time"].startswith("2021-06-01T12:00:00")
+        assert "comment" not in kept.metadata
 
 
 @pytest.mark.parametrize(
