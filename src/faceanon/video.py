@@ -40,6 +40,7 @@ from .video_io import (
     open_input,
     probe,
 )
+from .video_lookahead import backfill
 
 __all__ = ["FAST_EVERY", "VIDEO_EXTENSIONS", "VideoLimits", "VideoResult", "anonymise_video", "is_video"]
 
@@ -166,6 +167,9 @@ class _Run:
         self.last_pts: int | None = None
         self.first_pts: int | None = None
         self.colour: dict[str, Any] = {}
+        self.frames_seen = 0
+        self.pending: list[tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.float32]]] = []  # between detections
+        self.previous = np.zeros((0, 6), dtype=np.float32)  # the boxes of the last detected frame
 
     @contextmanager
     def clock(self, stage: str) -> Iterator[None]:
@@ -200,6 +204,7 @@ class _Run:
                         frames = list(packet.decode())
                     for frame in frames:
                         self._frame(frame, info, video_out, sink)
+                self._flush(info, video_out, sink)
                 with self.clock("encode"):
                     sink.mux(video_out.encode(None))
         self._check_complete(info)
@@ -246,19 +251,36 @@ class _Run:
         return stream
 
     def _frame(self, frame: Any, info: VideoProbe, video_out: Any, sink: Any) -> None:
-        """One decoded frame: checked, detected (or not), tracked, masked, encoded."""
-        av = import_av()
-        index = len(self.faces_per_frame)
+        """One decoded frame: checked, detected (or not) and tracked; masked and encoded now, or (between
+        detections) once the next detection has backfilled it (faceanon.video_lookahead)."""
+        index = self.frames_seen
+        self.frames_seen += 1
         self._check_frame(frame, info, index)
         with self.clock("decode"):
             rgb: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
         with self.clock("detect"):
-            if index % self.every == 0:
-                dets = detect_faces(self.detector, rgb, self.settings)
-                self.detected += len(dets)
-                boxes = self.tracker.update(dets)
-            else:
-                boxes = self.tracker.update(None)
+            if index % self.every:
+                self.pending.append((frame.pts, rgb, self.tracker.update(None)))
+                return
+            dets = detect_faces(self.detector, rgb, self.settings)
+            self.detected += len(dets)
+            boxes = self.tracker.update(dets)
+            extra = backfill(self.previous, boxes[: len(dets)], len(self.pending))  # detections come first
+            self.previous = boxes
+        for (pts, held_rgb, held), more in zip(self.pending, extra, strict=True):
+            self._emit(pts, held_rgb, np.concatenate([held, more]), info, video_out, sink)
+        self.pending.clear()
+        self._emit(frame.pts, rgb, boxes, info, video_out, sink)
+
+    def _flush(self, info: VideoProbe, video_out: Any, sink: Any) -> None:
+        """The frames after the last detection: the tracker's boxes only (no later detection to backfill)."""
+        for pts, rgb, boxes in self.pending:
+            self._emit(pts, rgb, boxes, info, video_out, sink)
+        self.pending.clear()
+
+    def _emit(self, pts: int, rgb: Any, boxes: npt.NDArray[np.float32], info: VideoProbe, out: Any, sink: Any) -> None:
+        """Mask one frame with its boxes, record them and encode it."""
+        av = import_av()
         with self.clock("mask"):
             masked = apply_masks(
                 rgb,
@@ -272,9 +294,9 @@ class _Run:
         if self.keep_boxes:
             self.boxes.append(boxes)
         with self.clock("encode"):
-            out = av.VideoFrame.from_ndarray(masked, format="rgb24").reformat(format="yuv420p", **self.colour)
-            out.pts, out.time_base = frame.pts, info.time_base
-            sink.mux(video_out.encode(out))
+            frame = av.VideoFrame.from_ndarray(masked, format="rgb24").reformat(format="yuv420p", **self.colour)
+            frame.pts, frame.time_base = pts, info.time_base
+            sink.mux(out.encode(frame))
 
     def _check_frame(self, frame: Any, info: VideoProbe, index: int) -> None:
         if index >= self.limits.max_frames:

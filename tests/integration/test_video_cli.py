@@ -16,7 +16,7 @@ from faceanon.settings import Settings
 from faceanon.tracking import TrackerOptions
 from faceanon.video import anonymise_video
 from support.fakes import BoxDetector
-from support.videos import Clip, face_clip, frames_with_a_face, read_frames
+from support.videos import Clip, face_clip, frames_with_a_face, read_frames, write_clip
 
 Box = tuple[float, float, float, float]
 
@@ -201,10 +201,20 @@ def test_a_folder_of_photos_and_videos(clip: Clip, tmp_path: Path, sample_bytes:
 
 def test_a_fast_face_with_detection_every_third_frame_stays_one_track(tmp_path: Path) -> None:
     fast = face_clip(tmp_path / "fast.mp4", count=16)  # 15 px a frame (a quarter of the face): IoU < 0.3 at 3 frames
-    result = anonymise_video(fast.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3)
+    result = anonymise_video(fast.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3, keep_boxes=True)
     assert result.tracks == 1
     assert _exposed_frames(fast, tmp_path / "out.mp4") == []
-    assert max(result.faces_per_frame) == 1  # no stale copies of the face left behind
+    assert result.boxes is not None
+    assert {int(row[5]) for boxes in result.boxes for row in boxes} == {0}  # no stale copies of the face left behind
+    assert result.faces_per_frame[::3] == (1,) * 6  # detected frames: the detection; between: + the backfilled box
+
+
+def test_a_face_entering_between_detections_is_masked_before_it_is_detected(tmp_path: Path) -> None:
+    frames, faces = frames_with_a_face(20, hide=(0,))  # frame 0 (detected): no face; frames 1 and 2: not detected
+    clip = Clip(write_clip(tmp_path / "enter.mp4", frames), faces)
+    result = anonymise_video(clip.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3)
+    assert result.faces_per_frame[0] == 0
+    assert _exposed_frames(clip, tmp_path / "out.mp4") == []  # frames 1 and 2 backfilled from the detection at 3
 
 
 def test_colour_tags_and_colours_are_kept(tmp_path: Path) -> None:
