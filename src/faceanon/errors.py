@@ -23,3 +23,8 @@ class ImageTooLargeError(FaceAnonError):
 
 class ModelError(FaceAnonError):
     """The detector model is missing, corrupt or failed at inference (HTTP 500; retried on the queue path)."""
+
+
+class UnsupportedVideoError(FaceAnonError):
+    """The file is not a video faceanon can anonymise safely: truncated, unknown codec, no frames, variable
+    frame rate, rotated, HDR/10-bit, or over the limits (HTTP 415/422; a parked rejection on the queue path)."""
