@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidRequestError, UnsupportedImageError
+from .errors import InvalidRequestError, UnsupportedVideoError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -68,12 +68,12 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise UnsupportedImageError("the file is not a video faceanon can read") from exc
+        raise UnsupportedVideoError("the file is not a video faceanon can read") from exc
 
 
 def _video_stream(container: Any) -> Any:
     if not container.streams.video:
-        raise UnsupportedImageError("the file has no video stream")
+        raise UnsupportedVideoError("the file has no video stream")
     return container.streams.video[0]
 
 
@@ -100,9 +100,9 @@ def probe(path: Path) -> VideoProbe:
                 if packet.is_keyframe:
                     keyframes.append(start)
         except av.error.FFmpegError as exc:
-            raise UnsupportedImageError("the video is truncated or corrupt") from exc
+            raise UnsupportedVideoError("the video is truncated or corrupt") from exc
         if not keyframes:
-            raise UnsupportedImageError("the video stream has no frames")
+            raise UnsupportedVideoError("the video stream has no frames")
         return VideoProbe(
             container=path.suffix.lower(),
             video_codec=video.codec_context.name,
@@ -137,7 +137,7 @@ def plan_segments(path: Path, target_seconds: float) -> list[Segment]:
 def _muxer(path: Path) -> str:
     muxer = MUXERS.get(path.suffix.lower())
     if muxer is None:
-        raise UnsupportedImageError(f"unsupported video container {path.suffix or '(none)'}")
+        raise UnsupportedVideoError(f"unsupported video container {path.suffix or '(none)'}")
     return muxer
 
 
@@ -208,7 +208,7 @@ def split_segments(src: Path, segments: Sequence[Segment], out_dir: Path) -> lis
             packet.stream = mapping[stream.index]
             output.mux(packet)
     except av.error.FFmpegError as exc:
-        raise UnsupportedImageError("the video is truncated or corrupt") from exc
+        raise UnsupportedVideoError("the video is truncated or corrupt") from exc
     finally:
         for output, _ in outputs:
             output.close()
@@ -238,7 +238,7 @@ def join_segments(parts: Sequence[Path], starts_s: Sequence[float], dst: Path) -
             try:
                 part_streams = _copied_streams(container)
                 if [(s.type, s.codec_context.name) for s in part_streams] != layout:
-                    raise UnsupportedImageError("the segments do not have the same streams")
+                    raise UnsupportedVideoError("the segments do not have the same streams")
                 targets = {own.index: mapping[joined.index] for own, joined in zip(part_streams, streams, strict=True)}
                 for packet in container.demux(part_streams):
                     if packet.dts is None and packet.pts is None:
@@ -254,7 +254,7 @@ def join_segments(parts: Sequence[Path], starts_s: Sequence[float], dst: Path) -
                 if container is not first:
                     container.close()
     except av.error.FFmpegError as exc:
-        raise UnsupportedImageError("a segment is truncated or corrupt") from exc
+        raise UnsupportedVideoError("a segment is truncated or corrupt") from exc
     finally:
         if output is not None:
             output.close()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from faceanon import video_segments
-from faceanon.errors import InvalidRequestError, UnsupportedImageError
+from faceanon.errors import InvalidRequestError, UnsupportedVideoError
 from faceanon.video_segments import Segment, join_segments, plan_segments, probe, segments_of, split_segments
 
 pytest.importorskip("av")
@@ -77,7 +77,7 @@ def test_segments_carry_no_metadata_and_no_data_streams(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_video_is_unsupported(tmp_path: Path) -> None:
     bogus = tmp_path / "clip.mp4"
     bogus.write_bytes(b"not a video at all" * 100)
-    with pytest.raises(UnsupportedImageError):
+    with pytest.raises(UnsupportedVideoError):
         plan_segments(bogus, 10.0)
 
 
@@ -85,14 +85,14 @@ def test_a_truncated_video_is_unsupported_or_shorter_never_a_crash(tmp_path: Pat
     clip = make_clip(tmp_path / "clip.mkv", frames=60)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(clip.read_bytes()[:200])
-    with pytest.raises(UnsupportedImageError):
+    with pytest.raises(UnsupportedVideoError):
         plan_segments(cut, 10.0)
 
 
 def test_join_refuses_segments_with_other_streams(tmp_path: Path) -> None:
     with_audio = make_clip(tmp_path / "a.mp4", frames=15)
     without = make_clip(tmp_path / "b.mp4", frames=15, audio=False)
-    with pytest.raises(UnsupportedImageError):
+    with pytest.raises(UnsupportedVideoError):
         join_segments([with_audio, without], [0.0, 0.5], tmp_path / "joined.mp4")
 
 
