@@ -16,7 +16,7 @@ from faceanon.errors import InvalidRequestError
 class VideoConfig:
     work_bucket: str = ""  # raw and anonymised segments, reports; expires after a day (never the output side)
     work_prefix: str = "jobs/"
-    segment_seconds: float = 60.0  # cut at the first keyframe this long after the segment's start
+    segment_seconds: float = 20.0  # cut at the first keyframe this long after the segment's start
     max_seconds: float = 4 * 3600.0  # longer videos are rejected (the whole video, before any work)
     max_width: int = 3840
     max_height: int = 2160

@@ -39,7 +39,7 @@ def test_the_video_functions_variables_are_the_ones_video_config_reads() -> None
     assert read - {"VIDEO_MAX_WIDTH", "VIDEO_MAX_HEIGHT", "VIDEO_MAX_BYTES"} <= variables
     env = {k: str(v) for k, v in variables_with_defaults().items()}
     config = VideoConfig.from_env(env)
-    assert config.segment_seconds == 60
+    assert config.segment_seconds == 20
     assert config.detect_every == 1
 
 
