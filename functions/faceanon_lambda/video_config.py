@@ -20,7 +20,8 @@ class VideoConfig:
     max_seconds: float = 4 * 3600.0  # longer videos are rejected (the whole video, before any work)
     max_width: int = 3840
     max_height: int = 2160
-    max_bytes: int = 10 * 1024**3  # the function's /tmp (EphemeralStorage) holds the source and its segments
+    # /tmp (EphemeralStorage, 10 GB) holds the source and its raw segments at once: at most ~4.5 GiB of video.
+    max_bytes: int = 4_800_000_000
     detect_every: int = 1  # 1 = detect on every frame (the default); N = --fast's every Nth frame
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ from faceanon.video_segments import join_segments
 
 from .audit import ANONYMISED, AUDIT_SCHEMA, REJECTED, rejection_record
 from .config import LambdaConfig
-from .s3_pipeline import _put_json
+from .s3_pipeline import _done_record, _put_json
 from .video_config import VideoConfig
 from .video_pipeline import CONTENT_TYPES, delete_work, download, segment_reports, source_of, work_key
 
@@ -68,6 +68,9 @@ def join_step(
     plan = event
     source, job = source_of(plan), str(plan["job"])
     audit_key = config.audit_key(source.key)
+    if _done_record(s3, config, source) is not None:  # a retried join whose first run committed
+        delete_work(s3, video, job)
+        return {"status": "duplicate", "output_key": config.output_key(source.key)}
     reports = segment_reports(s3, video, plan)
     rejected = [report for report in reports if report.get("status") != ANONYMISED]
     if rejected:

@@ -121,6 +121,26 @@ def test_an_uploaded_video_is_anonymised_through_segments_and_joined(aws: dict[s
     with av.open(str(out)) as result:
         assert len(result.streams.audio) == 1
         assert result.streams.video[0].codec_context.name == "h264"
+    # The same execution input again (a redelivery that got past the execution name): nothing is redone.
+    assert _run_machine(video, started)["status"] == "duplicate"
+    assert _keys(aws["s3"], WORK) == []
+
+
+def test_a_retried_join_after_its_commit_is_a_duplicate(aws: dict[str, Any], tmp_path: Path) -> None:
+    clip = face_clip(tmp_path / "walk.mp4", count=30, options=KEYFRAMES)
+    aws["s3"].upload_file(str(clip.path), INPUT, "walk.mp4")
+    queue, video = _handlers()
+    queue.handler(sqs_event("walk.mp4"), Context())
+    started = _started_input(aws)
+    plan = video.handler({"step": "plan", **started["input"]}, Context())
+    for segment in plan["segments"]:
+        payload = {"step": "segment", "job": plan["job"], "source": plan["source"], "segment": segment}
+        video.handler(payload, Context())
+    join = {"step": "join", **{k: plan[k] for k in ("job", "request_id", "started", "source", "video", "segments")}}
+    assert video.handler(join, Context())["status"] == "anonymised"
+    written = aws["s3"].list_object_versions(Bucket=OUTPUT, Prefix="anonymised/")["Versions"]
+    assert video.handler(join, Context())["status"] == "duplicate"
+    assert aws["s3"].list_object_versions(Bucket=OUTPUT, Prefix="anonymised/")["Versions"] == written
 
 
 def test_the_same_upload_twice_starts_one_execution(aws: dict[str, Any], tmp_path: Path) -> None:
