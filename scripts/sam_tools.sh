@@ -73,7 +73,7 @@ build() {
 }
 
 # VideoLayer (PyAV, FFmpeg inside) is for the same architecture, and VideoFunction's code with both of its
-# layers fits Lambda's 250 MB unzipped (238 MiB).
+# layers fits Lambda's unzipped limit (262,144,000 bytes: 250 MiB).
 check_video_layer() {
   local build_dir="$1" layer_arch="$2" model_mib="$3" video="$1/VideoLayer/python" wrong video_mib code_mib total
   if [[ ! -f "$video/av/__init__.py" ]]; then
@@ -88,9 +88,9 @@ check_video_layer() {
   video_mib=$(( $(du -sb "$video" | cut -f1) / 1048576 ))
   code_mib=$(( $(du -sb "$build_dir/VideoFunction" | cut -f1) / 1048576 ))
   total=$(( model_mib + video_mib + code_mib ))
-  echo "sam_tools: VideoLayer ($layer_arch) is ${video_mib} MiB unzipped; VideoFunction with its layers ${total} MiB (limit 238)"
-  if (( total > 238 )); then
-    echo "sam_tools: VideoFunction and its layers exceed Lambda's 250 MB unzipped" >&2
+  echo "sam_tools: VideoLayer ($layer_arch) is ${video_mib} MiB unzipped; VideoFunction with its layers ${total} MiB (limit 250)"
+  if (( total >= 250 )); then
+    echo "sam_tools: VideoFunction and its layers exceed Lambda's 250 MiB unzipped" >&2
     return 1
   fi
 }

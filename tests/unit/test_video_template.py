@@ -132,3 +132,12 @@ def test_raw_segments_expire_within_a_day() -> None:
     assert found["ExpirationInDays"] == 1
     assert found["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert bucket["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+
+
+def test_invoke_gives_the_video_function_both_layers_as_sam_does() -> None:
+    from faceanon_tools.lambda_spec import function_spec
+
+    spec = function_spec(REPO / "template.yaml", "VideoFunction")
+    assert spec.layer_dirs == (REPO / "layers", REPO / "layers" / "video")
+    assert spec.timeout == 900
+    assert function_spec(REPO / "template.yaml", "AnonymiseUploadFunction").layer_dirs == (REPO / "layers",)
