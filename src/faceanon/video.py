@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import FaceAnonError, InvalidRequestError, UnsupportedVideoError
+from .errors import FaceAnonError, ImageTooLargeError, InvalidRequestError, UnsupportedVideoError
 from .masks import apply_masks
 from .service import Detector, detect_faces, detector_sha256, get_detector
 from .settings import Settings
@@ -36,6 +36,7 @@ from .video_io import (
     VideoLimits,
     VideoProbe,
     import_av,
+    main_video_stream,
     open_input,
     probe,
 )
@@ -43,6 +44,8 @@ from .video_io import (
 __all__ = ["FAST_EVERY", "VIDEO_EXTENSIONS", "VideoLimits", "VideoResult", "anonymise_video", "is_video"]
 
 DEFAULT_LIMITS = VideoLimits()
+# FFmpeg's colorspace values that say nothing about the matrix: RGB (0) and unspecified (2).
+UNSPECIFIED_COLOUR = (0, 2)
 # `--fast` detects every FAST_EVERY-th frame (one 1x pass) and tracks in between.
 FAST_EVERY = 3
 
@@ -132,7 +135,7 @@ def anonymise_video(
         os.replace(temporary, dst)
     except FaceAnonError:
         raise
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, ValueError) as exc:  # PyAV raises ValueError for stream parameters it cannot take
         raise UnsupportedVideoError(f"the video could not be decoded or encoded ({type(exc).__name__})") from None
     finally:
         temporary.unlink(missing_ok=True)
@@ -161,6 +164,8 @@ class _Run:
         self.boxes: list[npt.NDArray[np.float32]] = []
         self.detected = 0
         self.last_pts: int | None = None
+        self.first_pts: int | None = None
+        self.colour: dict[str, Any] = {}
 
     @contextmanager
     def clock(self, stage: str) -> Iterator[None]:
@@ -175,13 +180,13 @@ class _Run:
         started = time.perf_counter()
         with open_input(self.src) as source:
             info = probe(source, self.src.suffix, self.limits)
-            video_in = source.streams.video[0]
+            video_in = main_video_stream(source)  # the only video stream written (cover art and others are dropped)
             video_in.thread_count = self.settings.intra_op_threads
             audio_in = list(source.streams.audio)
             with av.open(str(self.out_path), mode="w", format=info.container) as sink:
                 if keep_creation_time and "creation_time" in source.metadata:
                     sink.metadata["creation_time"] = source.metadata["creation_time"]
-                video_out = self._video_stream(sink, info)
+                video_out = self._video_stream(sink, info, video_in.codec_context)
                 audio_out = {stream.index: sink.add_stream_from_template(stream) for stream in audio_in}
                 for stream in audio_out.values():
                     stream.metadata.clear()
@@ -220,10 +225,21 @@ class _Run:
             detected_faces=self.detected,
         )
 
-    def _video_stream(self, sink: Any, info: VideoProbe) -> Any:
+    def _video_stream(self, sink: Any, info: VideoProbe, decoder: Any) -> Any:
+        """The encoder: the codec family's, 8-bit 4:2:0, the input's time base and colour tags."""
         encoder, options = ENCODERS[info.codec]
         stream = sink.add_stream(encoder, rate=info.fps, options=dict(options))
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
+        # Keep the input's colour description (BT.709 for HD, mostly) and convert RGB back with the same matrix
+        # and range, so colours do not shift; unspecified stays unspecified (FFmpeg's BT.601 default).
+        self.colour = {
+            "dst_colorspace": decoder.colorspace if decoder.colorspace not in UNSPECIFIED_COLOUR else None,
+            "dst_color_range": decoder.color_range if decoder.color_range else None,
+        }
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(stream.codec_context, name, getattr(decoder, name))
+        if decoder.sample_aspect_ratio:  # anamorphic video keeps its display shape
+            stream.codec_context.sample_aspect_ratio = decoder.sample_aspect_ratio
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.thread_count = self.settings.intra_op_threads
@@ -256,7 +272,7 @@ class _Run:
         if self.keep_boxes:
             self.boxes.append(boxes)
         with self.clock("encode"):
-            out = av.VideoFrame.from_ndarray(masked, format="rgb24")
+            out = av.VideoFrame.from_ndarray(masked, format="rgb24").reformat(format="yuv420p", **self.colour)
             out.pts, out.time_base = frame.pts, info.time_base
             sink.mux(video_out.encode(out))
 
@@ -274,6 +290,10 @@ class _Run:
             )
         if frame.pts is None:
             raise UnsupportedVideoError(f"frame {index} has no timestamp")
+        if self.first_pts is None:
+            self.first_pts = frame.pts
+        if (frame.pts - self.first_pts) * info.time_base > self.limits.max_seconds:  # a segment may start late
+            raise ImageTooLargeError(f"video lasts more than {self.limits.max_seconds:g} s")
         if self.last_pts is not None:
             step = Fraction(frame.pts - self.last_pts) * info.time_base * info.fps  # in frames: 1 at constant rate
             if abs(step - 1) > VFR_TOLERANCE:

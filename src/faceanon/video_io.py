@@ -59,7 +59,7 @@ class VideoProbe:
     fps: Fraction
     time_base: Fraction
     expected_frames: int | None  # what the container says, when it says (for the truncation check)
-    duration_s: float
+    duration_s: float | None  # None when the container does not say (browser-recorded webm): checked per frame
     audio_streams: int
 
 
@@ -92,15 +92,15 @@ def output_format(container_name: str, suffix: str) -> str:
 
 def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLimits) -> VideoProbe:
     """Check the container and its first video stream against what can be anonymised safely and the limits."""
-    if not container.streams.video:
-        raise UnsupportedVideoError("the file has no video stream")
-    stream = container.streams.video[0]
-    codec = stream.codec_context.name
+    stream = main_video_stream(container)
+    codec = stream.codec_context.codec.canonical_name  # "av1" whether libdav1d or another decoder reads it
     if codec not in ENCODERS:
         raise UnsupportedVideoError(f"unsupported video codec {codec!r}: h264, hevc, vp8, vp9, av1 or mpeg4")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise UnsupportedVideoError("the video stream has no frame size (zero-length or corrupt stream)")
+    if width % 2 or height % 2:
+        raise UnsupportedVideoError(f"odd frame size {width}x{height} is not supported (4:2:0 needs even sizes)")
     if width > limits.max_width or height > limits.max_height:
         raise ImageTooLargeError(f"video is {width}x{height}; at most {limits.max_width}x{limits.max_height}")
     check_pixel_format(stream.codec_context.pix_fmt, stream.codec_context.color_trc)
@@ -109,10 +109,10 @@ def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLi
         raise UnsupportedVideoError("the video stream has no time base")
     time_base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
     duration_s = _duration(container, stream)
-    if duration_s > limits.max_seconds:
-        raise ImageTooLargeError(f"video lasts {duration_s:.0f} s; at most {limits.max_seconds:.0f} s")
+    if duration_s is not None and duration_s > limits.max_seconds:
+        raise ImageTooLargeError(f"video lasts {duration_s:.0f} s; at most {limits.max_seconds:g} s")
     expected = _expected_frames(stream, fps)
-    if max(expected or 0, round(duration_s * fps)) > limits.max_frames:
+    if max(expected or 0, round((duration_s or 0) * fps)) > limits.max_frames:
         raise ImageTooLargeError(f"video has more than {limits.max_frames} frames")
     return VideoProbe(
         container=output_format(container.format.name, suffix),
@@ -125,6 +125,15 @@ def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLi
         duration_s=duration_s,
         audio_streams=len(container.streams.audio),
     )
+
+
+def main_video_stream(container: "av.container.InputContainer") -> "av.video.stream.VideoStream":
+    """The first video stream that is not a cover picture (MP4 cover art is an "attached picture" stream)."""
+    pyav = import_av()
+    for stream in container.streams.video:
+        if not stream.disposition & pyav.stream.Disposition.attached_pic:
+            return stream
+    raise UnsupportedVideoError("the file has no video stream")
 
 
 def check_pixel_format(pix_fmt: str | None, color_trc: int) -> None:
@@ -155,7 +164,7 @@ def _constant_rate(stream: "av.video.stream.VideoStream") -> Fraction:
     return Fraction(base.numerator, base.denominator)
 
 
-def _duration(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> float:
+def _duration(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream") -> float | None:
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     tagged = _tag_seconds(stream.metadata.get("DURATION", ""))  # Matroska keeps per-stream durations as tags
@@ -163,7 +172,7 @@ def _duration(container: "av.container.InputContainer", stream: "av.video.stream
         return tagged
     if container.duration is not None and container.duration > 0:
         return container.duration / 1_000_000
-    raise UnsupportedVideoError("the video has no duration (zero-length or unfinished file)")
+    return None  # e.g. webm from a browser's MediaRecorder: the frame loop enforces max_seconds by timestamps
 
 
 def _expected_frames(stream: "av.video.stream.VideoStream", fps: Fraction) -> int | None:

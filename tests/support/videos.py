@@ -2,6 +2,7 @@
 moving over a smooth background, with its box in every frame, plus the knobs hostile tests turn (codec,
 container, pixel format, rotation, timestamps, audio, metadata)."""
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,8 +24,6 @@ FACE_BOX_IN_CROP = (29.0, 36.0, 122.0, 160.0)
 def face_patch(height: int) -> npt.NDArray[np.uint8]:
     """The face crop scaled to height px (the face itself about 65% of that)."""
     data = resources.files("faceanon").joinpath("samples", "astronaut.jpg").read_bytes()
-    import io
-
     with Image.open(io.BytesIO(data)) as photo:
         crop = photo.convert("RGB").crop(FACE_CROP)
     width = round(crop.width * height / crop.height)
