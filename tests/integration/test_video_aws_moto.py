@@ -218,3 +218,35 @@ def test_a_failing_segment_fails_the_execution_with_nothing_written(aws: dict[st
     with pytest.raises(MemoryError):
         _run_machine(video, _started_input(aws))
     assert _keys(aws["s3"], OUTPUT) == []  # Step Functions retries, then fails the execution: no output
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "environ", "error"),
+    [
+        ("long.mp4", "libx264", {"VIDEO_MAX_SECONDS": "1"}, "image_too_large"),  # 2 s over a 1 s limit
+        ("motion-jpeg.mkv", "mjpeg", {}, "unsupported_media_type"),  # a codec faceanon does not anonymise
+    ],
+)
+def test_videos_over_the_limits_or_in_unknown_codecs_are_parked_by_the_plan(
+    aws: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    codec: str,
+    environ: dict[str, str],
+    error: str,
+) -> None:
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    frames = [np.full((120, 160, 3), 90, np.uint8)] * 60
+    pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+    write_clip(tmp_path / name, frames, codec=codec, pix_fmt=pix_fmt)
+    aws["s3"].upload_file(str(tmp_path / name), INPUT, name)
+    queue, video = _handlers()
+    queue.handler(sqs_event(name), Context())
+    final = _run_machine(video, _started_input(aws))
+    assert final["status"] == "rejected"
+    assert _keys(aws["s3"], OUTPUT) == [f"audit/{name}.json"]
+    assert _keys(aws["s3"], WORK) == []
+    record = json.loads(aws["s3"].get_object(Bucket=OUTPUT, Key=f"audit/{name}.json")["Body"].read())
+    assert record["reason"]["error"] == error
