@@ -69,6 +69,30 @@ build() {
     return 1
   fi
   check_layer_arch "$layer" "$layer_arch"
+  check_video_layer "$build_dir" "$layer_arch" "$size_mib"
+}
+
+# VideoLayer (PyAV, FFmpeg inside) is for the same architecture, and VideoFunction's code with both of its
+# layers fits Lambda's unzipped limit (262,144,000 bytes: 250 MiB).
+check_video_layer() {
+  local build_dir="$1" layer_arch="$2" model_mib="$3" video="$1/VideoLayer/python" wrong video_mib code_mib total
+  if [[ ! -f "$video/av/__init__.py" ]]; then
+    echo "sam_tools: VideoLayer has no av package" >&2
+    return 1
+  fi
+  wrong="$(grep -h '^Tag: ' "$video"/*.dist-info/WHEEL | grep -v -e "_${layer_arch}\$" || true)"
+  if [[ -n "$wrong" ]]; then
+    echo "sam_tools: VideoLayer's wheel is not for ${layer_arch}: $wrong" >&2
+    return 1
+  fi
+  video_mib=$(( $(du -sb "$video" | cut -f1) / 1048576 ))
+  code_mib=$(( $(du -sb "$build_dir/VideoFunction" | cut -f1) / 1048576 ))
+  total=$(( model_mib + video_mib + code_mib ))
+  echo "sam_tools: VideoLayer ($layer_arch) is ${video_mib} MiB unzipped; VideoFunction with its layers ${total} MiB (limit 250)"
+  if (( total >= 250 )); then
+    echo "sam_tools: VideoFunction and its layers exceed Lambda's 250 MiB unzipped" >&2
+    return 1
+  fi
 }
 
 # The layer's binaries are for the architecture the template was built for: every platform wheel's tag names

@@ -6,6 +6,7 @@ asynchronous retries apply. Bad images are parked with a rejection record (the r
 failures raise. See ``s3_events`` for the shapes and ``s3_pipeline`` for what happens to each object.
 """
 
+import os
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -16,17 +17,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from faceanon import service
 from faceanon.settings import Settings
+from faceanon.video_segments import is_video_key
 
 from .announce import announce
 from .audit import REJECTED, SourceObject
 from .observability import CONFIG, logger, metrics, tracer
 from .s3_events import is_sqs_batch, parse_body, sources_of_event
 from .s3_pipeline import Outcome, anonymise_object
+from .video_start import VIDEO_STARTED, start_video
 
 SETTINGS = Settings.from_env()
 DETECTOR = service.get_detector(SETTINGS)  # model load happens in the init phase, once per process
 S3 = boto3.client("s3")
 EVENTS = boto3.client("events")
+# Videos go to the video state machine (VideoStateMachine in template.yaml); unset: the photo path rejects them.
+VIDEO_STATE_MACHINE_ARN = os.environ.get("VIDEO_STATE_MACHINE_ARN", "")
+SFN = boto3.client("stepfunctions") if VIDEO_STATE_MACHINE_ARN else None
 # Every failed record is reported (also when all fail), so SQS retries exactly those and then dead-letters them.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -40,6 +46,8 @@ def _count(outcome: Outcome) -> None:
         metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
     elif outcome.status == REJECTED:
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+    elif outcome.status == VIDEO_STARTED:
+        metrics.add_metric(name="VideosStarted", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="ImagesAnonymised", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="FacesFound", unit=MetricUnit.Count, value=outcome.faces)
@@ -58,15 +66,18 @@ def _announce(outcome: Outcome) -> None:
 def _process(sources: list[SourceObject], request_id: str) -> list[Outcome]:
     outcomes = []
     for source in sources:
-        outcome = anonymise_object(
-            source,
-            s3=S3,
-            config=CONFIG,
-            settings=SETTINGS,
-            anonymise=_anonymise,
-            request_id=request_id,
-            park_rejections=True,
-        )
+        if SFN is not None and is_video_key(source.key):
+            outcome = start_video(SFN, VIDEO_STATE_MACHINE_ARN, source, request_id)
+        else:
+            outcome = anonymise_object(
+                source,
+                s3=S3,
+                config=CONFIG,
+                settings=SETTINGS,
+                anonymise=_anonymise,
+                request_id=request_id,
+                park_rejections=True,
+            )
         fields = {"key": source.key, "status": outcome.status, "faces": outcome.faces, "reason": outcome.reason}
         if outcome.warning:
             logger.warning(f"object processed: {outcome.warning}", extra=fields)

@@ -66,7 +66,8 @@ def function_spec(
         else:
             environment[key] = resolved
     layers = []
-    for ref in props.get("Layers", []):
+    # SAM appends a function's Layers to the global ones (lists in Globals are additive), as VideoFunction's are.
+    for ref in [*globals_.get("Layers", []), *resource.get("Properties", {}).get("Layers", [])]:
         layer_id = ref.get("Ref") if isinstance(ref, dict) else None
         layer = resources.get(layer_id or "", {})
         if layer.get("Type") != "AWS::Serverless::LayerVersion":

@@ -28,12 +28,22 @@ INPUT, OUTPUT, REGION = "faceanon-input-example", "faceanon-output-example", "eu
 
 
 def _trigger_less_function() -> str | None:
-    """The function of the source template without events (the one S3 Batch Operations invokes)."""
+    """The function of the source template without events (the one S3 Batch Operations invokes); not the ones
+    a state machine invokes (VideoFunction: its DefinitionSubstitutions name it)."""
     resources = load_template(ROOT / "template.yaml")["Resources"]
+    by_state_machines = {
+        value["Fn::GetAtt"][0]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+        for value in resource["Properties"].get("DefinitionSubstitutions", {}).values()
+        if isinstance(value, dict) and "Fn::GetAtt" in value
+    }
     names = [
         name
         for name, resource in resources.items()
-        if resource["Type"] == "AWS::Serverless::Function" and not resource["Properties"].get("Events")
+        if resource["Type"] == "AWS::Serverless::Function"
+        and not resource["Properties"].get("Events")
+        and name not in by_state_machines
     ]
     return names[0] if len(names) == 1 else None
 

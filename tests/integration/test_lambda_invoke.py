@@ -45,7 +45,10 @@ def test_template_functions_resolve_to_the_build() -> None:
     assert api.handler == "faceanon_lambda.api_handler.handler"
     assert api.code_dir == BUILT.parent / "AnonymiseApiFunction"
     assert api.layer_dirs == (BUILT.parent / "ModelLayer",)
-    assert upload.unresolved == ("OUTPUT_BUCKET",)  # a deployed resource: the caller passes it
+    assert upload.unresolved == (
+        "OUTPUT_BUCKET",
+        "VIDEO_STATE_MACHINE_ARN",
+    )  # deployed resources: the caller passes them
     from faceanon.settings import ENV_VARS
 
     assert {k for k in api.environment if k.startswith("FACEANON_")} == set(ENV_VARS)

@@ -149,12 +149,12 @@ def test_each_function_logs_to_its_own_expiring_encrypted_log_group(function: st
     (statement,) = key_statements_for({"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"})
     assert grants(statement, "kms:GenerateDataKey")
     assert grants(statement, "kms:Decrypt")
-    pattern = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+    patterns = [p["Fn::Sub"] for p in as_list(statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])]
     arn = (
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
         + group["Properties"]["LogGroupName"]["Fn::Sub"]
     )
-    assert fnmatch.fnmatchcase(arn, pattern)
+    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns)
     others = [RESOURCES[f]["Properties"]["LoggingConfig"]["LogGroup"] for f in FUNCTIONS]
     assert others.count(logging_config["LogGroup"]) == 1
 
