@@ -9,7 +9,8 @@ clips in the same run, on one thread each:
 
 Configs: ``default`` (detection on every frame + faceanon.tracking.FaceTracker with its default options),
 ``no-tracking`` (the same detections, masked frame by frame: a tracker with hold_frames=0, which passes each
-frame's detections through and holds nothing), ``fast`` (detection every --fast-every frames, tracked between),
+frame's detections through and holds nothing), ``fast`` (as the CLI's ``--fast``: the one-pass ``fast`` detection
+strategy every --fast-every frames, default 3 = faceanon.video.FAST_EVERY, tracked between),
 ``deface`` (deface 1.5.0's video mode: deface.deface.video_detect with its CLI defaults -- threshold 0.2, blur,
 ellipse, mask scale 1.3 -- on a one-thread session; its boxes are read by wrapping its anonymize_frame).
 
@@ -185,6 +186,7 @@ def deface_runner(threads: int) -> Callable[[Path, Path, Measured], None]:
 def run(clips: list[tuple[Path, Path]], configs: list[str], fast_every: int) -> dict[str, dict[str, Measured]]:
     """resolution -> config -> Measured, every config on every clip."""
     settings = Settings(intra_op_threads=1)
+    fast_settings = Settings(intra_op_threads=1, detection="fast")
     detector = CenterFaceDetector(intra_op_threads=1)
     deface = deface_runner(1) if "deface" in configs else None
     every_frame = {
@@ -198,7 +200,8 @@ def run(clips: list[tuple[Path, Path]], configs: list[str], fast_every: int) -> 
         if every_frame:
             detect_track_loop(clip, labels, detector, settings, 1, every_frame, out)
         if "fast" in configs:
-            detect_track_loop(clip, labels, detector, settings, fast_every, {"fast": TrackerOptions()}, out)
+            fast = {"fast": TrackerOptions()}
+            detect_track_loop(clip, labels, detector, fast_settings, fast_every, fast, out)
         if deface is not None:
             deface(clip, labels, out.setdefault("deface", Measured()))
     return {res: {name: by_config[name] for name in configs if name in by_config} for res, by_config in results.items()}
@@ -298,9 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = run(clips, configs, args.fast_every)
     seconds = time.perf_counter() - started
-    print(
-        f"{len(clips)} clips of {args.frames} frames, fast = detection every {args.fast_every} frames; {seconds:.0f} s"
-    )
+    every = args.fast_every
+    print(f"{len(clips)} clips x {args.frames} frames; fast: fast detection every {every} frames; {seconds:.0f} s")
     print_tables(results)
     print("\nGoals")
     for line in goal_lines(results):
