@@ -30,6 +30,8 @@ benchmark's thread (time.thread_time; ONNX Runtime's one intra-op thread runs in
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import io
 import json
 import sys
@@ -183,8 +185,45 @@ def deface_runner(threads: int) -> Callable[[Path, Path, Measured], None]:
     return run
 
 
-def run(clips: list[tuple[Path, Path]], configs: list[str], fast_every: int) -> dict[str, dict[str, Measured]]:
-    """resolution -> config -> Measured, every config on every clip."""
+def product_run(
+    clip: Path,
+    labels_path: Path,
+    detector: CenterFaceDetector,
+    settings: Settings,
+    every: int,
+    options: TrackerOptions,
+    out: Measured,
+) -> None:
+    """faceanon.video.anonymise_video end to end (decode, detect, track, mask, encode), boxes kept per frame.
+
+    Its CPU time is the whole process's (time.process_time): the encoder may run threads of its own."""
+    anonymise_video = importlib.import_module("faceanon.video").anonymise_video  # not in main yet: no static import
+    labels = load_labels(labels_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = anonymise_video(
+            clip, Path(tmp) / clip.name, settings, detector=detector, every=every, tracker=options, keep_boxes=True
+        )
+        out.wall_s += time.perf_counter() - wall
+        out.cpu_s += time.process_time() - cpu
+    if result.boxes is None or len(result.boxes) != len(labels.frames):
+        raise RuntimeError(f"anonymise_video gave no boxes or the wrong frame count for {clip.name}")
+    scorer = ClipScorer(faceanon_geometry(settings.mask_scale, settings.shape), labels.height, labels.width)
+    for truth, boxes in zip(labels.frames, result.boxes, strict=True):
+        scorer.frame(truth, boxes)
+    out.score.add(scorer.score)
+    out.detect_s += result.timings_ms.get("detect", 0.0) / 1000
+
+
+def product_available() -> bool:
+    return importlib.util.find_spec("faceanon.video") is not None
+
+
+def run(
+    clips: list[tuple[Path, Path]], configs: list[str], fast_every: int, product: bool = False
+) -> dict[str, dict[str, Measured]]:
+    """resolution -> config -> Measured, every config on every clip; product: through anonymise_video (else the
+    DetectTrackLoop stand-in)."""
     settings = Settings(intra_op_threads=1)
     fast_settings = Settings(intra_op_threads=1, detection="fast")
     detector = CenterFaceDetector(intra_op_threads=1)
@@ -197,9 +236,15 @@ def run(clips: list[tuple[Path, Path]], configs: list[str], fast_every: int) -> 
         resolution = clip.stem.rsplit("_", 1)[1]
         out = results.setdefault(resolution, {})
         print(f"  {clip.name}", file=sys.stderr, flush=True)
-        if every_frame:
+        if product:
+            for name, options in every_frame.items():
+                product_run(clip, labels, detector, settings, 1, options, out.setdefault(name, Measured()))
+            if "fast" in configs:
+                fast_out = out.setdefault("fast", Measured())
+                product_run(clip, labels, detector, fast_settings, fast_every, TrackerOptions(), fast_out)
+        elif every_frame:
             detect_track_loop(clip, labels, detector, settings, 1, every_frame, out)
-        if "fast" in configs:
+        if "fast" in configs and not product:
             fast = {"fast": TrackerOptions()}
             detect_track_loop(clip, labels, detector, fast_settings, fast_every, fast, out)
         if deface is not None:
@@ -258,14 +303,14 @@ def goal_lines(results: dict[str, dict[str, Measured]]) -> list[str]:
         if fast is not None and resolution == "720p":
             fps = fast.score.frames / max(fast.cpu_s, 1e-9)
             lines.append(
-                f"720p: fast {fps:.1f} fps (thread CPU) >= {FAST_FPS_720P:.0f}: {_verdict(fps >= FAST_FPS_720P)}"
+                f"720p: fast {fps:.1f} fps per CPU second >= {FAST_FPS_720P:.0f}: {_verdict(fps >= FAST_FPS_720P)}"
             )
         if default is not None and deface is not None:
             faster = default.cpu_s < deface.cpu_s
             found = sum(default.score.found.values()), sum(deface.score.found.values())
             passed = faster and found[0] > found[1]
             lines.append(
-                f"{resolution}: default faster than deface (thread CPU {default.cpu_s:.1f} s vs {deface.cpu_s:.1f} s)"
+                f"{resolution}: default faster than deface (CPU {default.cpu_s:.1f} s vs {deface.cpu_s:.1f} s)"
                 f" with more recall ({found[0]} vs {found[1]} face-frames found): {_verdict(passed)}"
             )
     return lines
@@ -291,6 +336,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default="default,no-tracking,fast,deface")
     parser.add_argument("--fast-every", type=int, default=3, help="detect every Nth frame in the fast config")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--runner",
+        choices=("auto", "product", "loop"),
+        default="auto",
+        help="product: faceanon.video.anonymise_video end to end; loop: the DetectTrackLoop stand-in (no encode);"
+        " auto: product when faceanon.video exists",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "wider_val_original").is_dir():
         print(f"no labelled photos under {args.data}", file=sys.stderr)
@@ -299,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     configs = args.configs.split(",")
     clips = build_clips(args.data, args.clips, photos=args.photos, resolutions=resolutions, frames=args.frames)
     started = time.perf_counter()
-    results = run(clips, configs, args.fast_every)
+    product = args.runner == "product" or (args.runner == "auto" and product_available())
+    print(f"faceanon runner: {'anonymise_video (end to end)' if product else 'DetectTrackLoop stand-in (no encode)'}")
+    results = run(clips, configs, args.fast_every, product)
     seconds = time.perf_counter() - started
     every = args.fast_every
     print(f"{len(clips)} clips x {args.frames} frames; fast: fast detection every {every} frames; {seconds:.0f} s")
