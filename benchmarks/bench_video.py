@@ -14,18 +14,21 @@ strategy every --fast-every frames, default 3 = faceanon.video.FAST_EVERY, track
 ``deface`` (deface 1.5.0's video mode: deface.deface.video_detect with its CLI defaults -- threshold 0.2, blur,
 ellipse, mask scale 1.3 -- on a one-thread session; its boxes are read by wrapping its anonymize_frame).
 
-faceanon runs through ``DetectTrackLoop``: a stand-in for faceanon.video.anonymise_video (not in main yet) that
-decodes with PyAV, detects with the product's detector and strategy, tracks with the product's FaceTracker and
-masks with faceanon.masks.apply_masks, but does not encode. So its fps leave out encoding while deface's include
-it (in ffmpeg subprocesses, outside the thread's CPU). ``default`` and ``no-tracking`` share one detection pass
-(each is charged decode + detect + its own tracking + its own masking).
+faceanon runs through faceanon.video.anonymise_video when it exists (``--runner product``: decode, detect,
+track, mask, encode, with keep_boxes=True), else through ``DetectTrackLoop`` (``--runner loop``): a stand-in
+that decodes with PyAV, detects with the product's detector and strategy, tracks with the product's
+FaceTracker and masks with faceanon.masks.apply_masks, but does not encode (so its fps leave out encoding while
+deface's include it, in ffmpeg subprocesses). In the loop ``default`` and ``no-tracking`` share one detection
+pass (each is charged decode + detect + its own tracking + its own masking).
 
 Scoring: faceanon_tools.video_scoring. Recall is one-to-one (IoU >= 0.5) of the masked boxes per labelled
 face-frame; "exposed" counts labelled face-frames >= 20 px tall with < 90% of their inscribed ellipse masked
 (faceanon's mask geometry from apply_masks; deface's from its own scale_bb + skimage ellipse); "flicker" counts
 consecutive-frame pairs of one such face whose covered state changes. "fps" = frames / seconds of the loop on
-the wall clock (the machine is shared, so this is pessimistic) and "fps cpu" = frames / CPU seconds of the
-benchmark's thread (time.thread_time; ONNX Runtime's one intra-op thread runs in the caller).
+the wall clock (the machine is shared, so this is pessimistic) and "fps cpu" = frames / CPU seconds: of the
+benchmark's thread for the loop and deface (time.thread_time; ONNX Runtime's one intra-op thread runs in the
+caller; deface's ffmpeg decode/encode subprocesses are outside it), of the whole process for the product
+runner (time.process_time: the encoder may use threads of its own).
 """
 
 import argparse
