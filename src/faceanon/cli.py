@@ -42,8 +42,11 @@ ANONYMISE_EPILOG = f"""examples:
   faceanon anonymise holiday/ --report - | tail -1       JSON report on stdout (one line per file)
   faceanon anonymise - < in.jpg > out.jpg                stdin to stdout (same format as the input)
   faceanon anonymise photo.jpg -o - > out.jpg            one file to stdout
+  faceanon anonymise clip.mp4                            a video: clip_anonymised.mp4 (same container and codec)
+  faceanon anonymise dashcam/ -o clean/ --fast           videos: fast detection on every 3rd frame, tracked between
 
-Folders are searched recursively for .jpg .jpeg .png .webp .gif .tif .tiff .bmp .avif .heic .heif (earlier
+Folders are searched recursively for .jpg .jpeg .png .webp .gif .tif .tiff .bmp .avif .heic .heif and the
+videos .mp4 .m4v .mov .mkv .webm (earlier
 *{ANONYMISED_SUFFIX}.* outputs and anything inside the -o folder are skipped). An existing output is never replaced
 silently: such files fail unless --overwrite or --skip-existing is given. Inputs are never overwritten.
 Exit status: 0 all done, 1 some file failed or was refused, 2 bad options or no model.
@@ -97,6 +100,13 @@ def _positive_int(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _every(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 30:
+        raise argparse.ArgumentTypeError("must be at most 30")
     return value
 
 
@@ -165,12 +175,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     anon = commands.add_parser(
         "anonymise",
         aliases=["anonymize"],
-        help="mask every face in image files or folders (recursive)",
-        description="Mask every face in image files or folders; outputs keep the name and format.",
+        help="mask every face in image or video files or folders (recursive)",
+        description="Mask every face in image and video files or folders; outputs keep the name and format.",
         epilog=ANONYMISE_EPILOG,
         formatter_class=_HelpFormatter,
     )
-    anon.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders; - reads stdin")
+    anon.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files or folders; - reads stdin")
     anon.add_argument(
         "-o",
         "--output",
@@ -204,6 +214,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="JPEG output quality, 1-100 (default: 90; $FACEANON_JPEG_QUALITY)",
     )
     _add_common(anon)
+    anon.add_argument(
+        "--every",
+        type=_every,
+        default=None,
+        metavar="N",
+        help="videos: detect faces on every Nth frame and track them in between, 1-30 (default: 1; 3 with --fast)",
+    )
     existing = anon.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")

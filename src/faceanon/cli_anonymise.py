@@ -11,8 +11,10 @@ from . import cli_pool
 from .cli_inputs import STDIO, Job, check_model, check_targets, discover, read_stdin, settings_for
 from .cli_progress import Progress
 from .cli_report import finish
+from .cli_video import frames_between_detections
 from .errors import InvalidRequestError
 from .settings import Settings
+from .video import is_video
 
 
 def cmd_anonymise(args: argparse.Namespace) -> int:
@@ -46,6 +48,8 @@ def _anonymise_stream(args: argparse.Namespace, settings: Settings, source: Path
     if args.report == STDIO:
         raise InvalidRequestError("--report - would mix the report into the image on stdout: give a file name")
     name = str(source) if source is not None else STDIO
+    if source is not None and is_video(source):
+        raise InvalidRequestError("videos are written to files only: leave out -o - (or give -o FOLDER)")
     if args.dry_run:
         print(f"{name} -> stdout", file=sys.stderr)
         return 0
@@ -102,7 +106,8 @@ def _anonymise_files(args: argparse.Namespace, settings: Settings, out_dir: Path
     row_of = {Path(row["input"]): row for row in rows}
     workers = min(args.jobs, len(plan))
     check_model(settings, workers)
-    tasks = [(str(job.source), str(job.target)) for job in plan]
+    every = frames_between_detections(getattr(args, "every", None), settings)
+    tasks = [(str(job.source), str(job.target), None, every) for job in plan]
     try:
         for index, record in cli_pool.run(cli_pool.anonymise_task, tasks, settings, args.jobs):
             job = plan[index]

@@ -12,6 +12,7 @@ from .errors import PayloadTooLargeError
 from .images import EXTENSIONS
 from .model import resolve_model_path
 from .settings import Settings
+from .video_io import VIDEO_EXTENSIONS
 
 STDIO = "-"
 
@@ -34,7 +35,7 @@ def discover(inputs: Sequence[str], out_dir: Path | None) -> tuple[list[Job | st
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS):
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p.suffix)):
                 if found.stem.endswith(ANONYMISED_SUFFIX):
                     continue
                 if out_resolved is not None and found.resolve().is_relative_to(out_resolved):
@@ -46,6 +47,11 @@ def discover(inputs: Sequence[str], out_dir: Path | None) -> tuple[list[Job | st
             items.append(name)
             missing.append(name)
     return items, missing
+
+
+def _wanted(suffix: str) -> bool:
+    """A photo or a video, by extension (what folders are searched for)."""
+    return suffix.lower() in EXTENSIONS or suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _target(source: Path, relative: Path, out_dir: Path | None) -> Path:

@@ -23,9 +23,11 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from . import service
+from .cli_video import video_record
 from .errors import FaceAnonError
 from .images import decode, encode, read_file
 from .settings import Settings
+from .video import is_video
 
 Record = dict[str, Any]
 Task = Callable[..., Record]
@@ -62,9 +64,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def anonymise_task(source: str, target: str | None, data: bytes | None = None) -> Record:
-    """Anonymise one file into target (None: return the bytes, for stdout); a compact record of the result."""
+def anonymise_task(source: str, target: str | None, data: bytes | None = None, every: int = 1) -> Record:
+    """Anonymise one file into target (None: return the bytes, for stdout); a compact record of the result.
+
+    Videos (by extension, with a target) go to faceanon.video, detecting every ``every``-th frame."""
     settings: Settings = _state["settings"]
+    if target is not None and data is None and is_video(source):
+        try:
+            return video_record(source, target, settings, _state["detector"], every)
+        except (OSError, FaceAnonError) as exc:
+            return {"error": error_message(exc)}
     try:
         raw = data if data is not None else read_file(source, settings.max_bytes)
         result = service.anonymise(raw, settings, _state["detector"])

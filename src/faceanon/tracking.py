@@ -4,15 +4,18 @@ Pure NumPy (no av), one ``FaceTracker`` per video. Each frame, ``update`` takes 
 for a frame that was not detected, e.g. between detections with ``--fast``) and returns the boxes to mask:
 
 * every detection, as detected (never moved or shrunk), tagged with the track it joined;
-* for each track missed recently, its box predicted forward at the track's smoothed velocity (a constant
-  velocity model: enough for the few frames a mask is held) and grown by ``grow`` per unseen frame, because
-  the longer a face goes unseen the less sure its position is (privacy first: mask more, not less).
+* for each track missed recently (or not looked for: a None frame), its box predicted forward at the track's
+  smoothed velocity (a constant velocity model: enough for the few frames a mask is held) and grown by
+  ``grow`` per frame since it was last seen, because the longer a face goes unseen the less sure its position
+  is (privacy first: mask more, not less). A track seen only once has no velocity yet: it grows by
+  ``NEW_TRACK_GROW`` per frame more, until its second detection.
 
 Matching is greedy by IoU between detections and the tracks' predicted boxes (best pair first, at least
-``match_iou``); a detection whose centre falls inside an unmatched predicted box also joins it (small fast
-faces move more than their size between frames). A detection that joins no track starts one; a track unseen
-on more than ``hold_frames`` detected frames is dropped. Frames given as None are neither seen nor unseen: the
-tracks are only moved, so with detection every Nth frame a mask is held for up to ``hold_frames`` x N frames.
+``match_iou``); a detection left over joins the nearest unmatched track of about its size when it is within
+half the track's size per frame since the track was last seen (fast faces, or detection every Nth frame, move
+more than IoU can follow). A detection that joins no track starts one; a track unseen
+on more than ``hold_frames`` detected frames is dropped. Frames given as None do not count as misses: the tracks
+are moved (and grown), so with detection every Nth frame a mask is held for up to ``hold_frames`` x N frames.
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +29,13 @@ FloatArray = npt.NDArray[np.float32]
 
 # How much of a new velocity estimate is taken (the rest is the old one): smooths detector jitter.
 VELOCITY_SMOOTHING = 0.5
+# A face unmatched by IoU may still join a track within this many of its sizes per frame since last seen (at most
+# MAX_REACH sizes), if about as big: faces moving more than half their width between detections (--fast).
+REACH_PER_FRAME = 0.5
+MAX_REACH = 2.0
+# Extra growth per frame of a track seen once (its velocity unknown): covers a face moving up to ~0.15 of its size a
+# frame between detections with --fast.
+NEW_TRACK_GROW = 0.15
 # Velocity is damped per unseen frame, so a held mask slows down instead of flying off along a wrong estimate.
 VELOCITY_DAMPING = 0.8
 
@@ -33,11 +43,11 @@ VELOCITY_DAMPING = 0.8
 @dataclass(frozen=True)
 class TrackerOptions:
     """How tracks are matched and held. Defaults: a 30 fps clip holds a lost face's mask for 0.4 s, growing
-    3% of its size per unseen frame (36% larger at the end of the hold)."""
+    3% of its size per frame unseen (36% larger at the end of the hold)."""
 
     match_iou: float = 0.3  # detections join a track at this IoU with its predicted box
     hold_frames: int = 12  # a track unseen this many (detected) frames is dropped; its mask is held meanwhile
-    grow: float = 0.03  # held boxes grow by this fraction of their size per unseen frame
+    grow: float = 0.03  # held boxes grow by this fraction of their size per frame since last seen
 
     def __post_init__(self) -> None:
         if not 0.0 < self.match_iou <= 1.0:
@@ -56,7 +66,8 @@ class _Track:
     box: npt.NDArray[np.float64] = field(init=False)  # the predicted box this frame
     velocity: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(4))  # per frame, of each coordinate
     frames_since_seen: int = 0  # every frame since the last match (None frames too): for the velocity
-    unseen: int = 0  # detected frames without a match: for hold and grow
+    unseen: int = 0  # detected frames without a match: for hold
+    hits: int = 1  # detections that joined the track
 
     def __post_init__(self) -> None:
         self.box = self.seen.copy()
@@ -69,7 +80,9 @@ class _Track:
 
     def see(self, detection: npt.NDArray[np.float64]) -> None:
         measured = (detection[:4] - self.seen) / max(1, self.frames_since_seen)
-        self.velocity = VELOCITY_SMOOTHING * measured + (1 - VELOCITY_SMOOTHING) * self.velocity
+        smoothing = VELOCITY_SMOOTHING if self.hits > 1 else 1.0  # the first measurement is all there is
+        self.velocity = smoothing * measured + (1 - smoothing) * self.velocity
+        self.hits += 1
         self.seen = detection[:4].astype(np.float64)
         self.box = self.seen.copy()
         self.score = float(detection[4])
@@ -77,9 +90,10 @@ class _Track:
         self.unseen = 0
 
     def held_box(self, grow: float) -> npt.NDArray[np.float64]:
-        """The predicted box, grown about its centre by grow x unseen frames."""
+        """The predicted box, grown about its centre by grow per frame since last seen (more while new)."""
+        per_frame = grow + (NEW_TRACK_GROW if self.hits < 2 else 0.0)
         centre = (self.box[0:2] + self.box[2:4]) / 2
-        half = (self.box[2:4] - self.box[0:2]) / 2 * (1 + grow * self.unseen)
+        half = (self.box[2:4] - self.box[0:2]) / 2 * (1 + per_frame * self.frames_since_seen)
         return np.concatenate([centre - half, centre + half])
 
 
@@ -98,16 +112,22 @@ def iou_matrix(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.ND
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def _centre_inside(boxes: npt.NDArray[np.float64], dets: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """[N, M]: detection m's centre lies inside box n."""
-    cx = (dets[:, 0] + dets[:, 2]) / 2
-    cy = (dets[:, 1] + dets[:, 3]) / 2
-    return (
-        (boxes[:, None, 0] <= cx[None, :])
-        & (cx[None, :] <= boxes[:, None, 2])
-        & (boxes[:, None, 1] <= cy[None, :])
-        & (cy[None, :] <= boxes[:, None, 3])
-    )
+def near_matrix(
+    boxes: npt.NDArray[np.float64], steps: npt.NDArray[np.float64], dets: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """[N, M] closeness in [0, 1] of detection m to predicted box n (0: too far or too different in size).
+
+    A face may move up to REACH_PER_FRAME of its size per frame since it was last seen (at most MAX_REACH
+    sizes): what IoU cannot match when a face moves more than about half its width between detections."""
+    size = np.sqrt(np.clip(boxes[:, 2] - boxes[:, 0], 1, None) * np.clip(boxes[:, 3] - boxes[:, 1], 1, None))
+    det_size = np.sqrt(np.clip(dets[:, 2] - dets[:, 0], 1, None) * np.clip(dets[:, 3] - dets[:, 1], 1, None))
+    centre = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
+    det_centre = (dets[:, 0:2] + dets[:, 2:4]) / 2
+    distance = np.linalg.norm(centre[:, None, :] - det_centre[None, :, :], axis=2)
+    reach = size[:, None] * np.minimum(MAX_REACH, REACH_PER_FRAME * np.maximum(1, steps))[:, None]
+    ratio = det_size[None, :] / size[:, None]
+    close = 1 - distance / reach
+    return np.where((ratio >= 0.5) & (ratio <= 2.0) & (close > 0), close, 0.0)
 
 
 def _greedy_pairs(score: npt.NDArray[np.float64], minimum: float) -> list[tuple[int, int]]:
@@ -161,9 +181,10 @@ class FaceTracker:
         pairs = _greedy_pairs(iou_matrix(predicted, dets), self.options.match_iou)
         free_tracks = [i for i in range(len(self._tracks)) if i not in {p[0] for p in pairs}]
         free_dets = [j for j in range(len(dets)) if j not in {p[1] for p in pairs}]
-        if free_tracks and free_dets:  # fallback for fast faces: the detection's centre inside the predicted box
-            inside = _centre_inside(predicted[free_tracks], dets[free_dets]).astype(np.float64)
-            for row, col in _greedy_pairs(inside, 1.0):
+        if free_tracks and free_dets:  # fallback for fast faces: the nearest detection of about the same size
+            steps = np.array([self._tracks[i].frames_since_seen for i in free_tracks], dtype=np.float64)
+            near = near_matrix(predicted[free_tracks], steps, dets[free_dets])
+            for row, col in _greedy_pairs(near, 1e-9):
                 pairs.append((free_tracks[row], free_dets[col]))
         matched: list[tuple[_Track, int]] = []
         for track_index, det_index in pairs:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from faceanon.errors import InvalidRequestError
-from faceanon.tracking import FaceTracker, TrackerOptions, iou_matrix
+from faceanon.tracking import NEW_TRACK_GROW, FaceTracker, TrackerOptions, iou_matrix
 
 
 def _det(x: float, y: float, size: float = 40.0, score: float = 0.9) -> np.ndarray:
@@ -56,14 +56,27 @@ def test_a_lost_face_is_held_for_hold_frames_then_dropped() -> None:
 
 
 def test_frames_not_detected_move_tracks_without_counting_as_misses() -> None:
-    tracker = FaceTracker(TrackerOptions(hold_frames=1))
+    tracker = FaceTracker(TrackerOptions(hold_frames=1, grow=0.03))
     tracker.update(_det(0, 0))
     tracker.update(_det(6, 0))
-    for _ in range(10):  # --fast: frames between detections
+    for frame in range(1, 11):  # --fast: frames between detections
         out = tracker.update(None)
-        assert len(out) == 1
-        assert out[0, 2] - out[0, 0] == pytest.approx(40, abs=1e-3)  # not grown: not missed, just not looked at
-    assert out[0, 0] > 6 + 20  # moved along the velocity
+        assert len(out) == 1  # still held after 10 frames: not missed, just not looked at
+        assert out[0, 2] - out[0, 0] == pytest.approx(40 * (1 + 0.03 * frame), abs=1e-3)
+    centre = (out[0, 0] + out[0, 2]) / 2
+    assert centre == pytest.approx(20 + 6 + 6 * 10, abs=0.5)  # moved along the velocity (6 px a frame)
+
+
+def test_a_track_seen_once_grows_faster_while_its_velocity_is_unknown() -> None:
+    options = TrackerOptions(grow=0.03)
+    new = FaceTracker(options)
+    new.update(_det(0, 0))
+    known = FaceTracker(options)
+    known.update(_det(0, 0))
+    known.update(_det(0, 0))
+    grown_new, grown_known = new.update(None), known.update(None)
+    assert grown_known[0, 2] - grown_known[0, 0] == pytest.approx(40 * 1.03, abs=1e-3)
+    assert grown_new[0, 2] - grown_new[0, 0] == pytest.approx(40 * (1 + 0.03 + NEW_TRACK_GROW), abs=1e-3)
 
 
 def test_two_faces_two_tracks_and_a_new_face_a_new_track() -> None:
@@ -78,11 +91,21 @@ def test_two_faces_two_tracks_and_a_new_face_a_new_track() -> None:
     assert tracker.tracks_started == 3
 
 
-def test_a_fast_small_face_joins_its_track_by_centre() -> None:
+def test_a_face_that_moved_past_iou_between_detections_joins_its_track_by_distance() -> None:
     tracker = FaceTracker()
-    tracker.update(_det(0, 0, size=10))
-    tracker.update(_det(4, 4, size=10))  # IoU 0.22 < 0.3 with the (still) box, but its centre is inside it
+    tracker.update(_det(0, 0))
+    tracker.update(None)  # --fast: frames 1 and 2 not detected
+    tracker.update(None)
+    out = tracker.update(_det(50, 0))  # no overlap with where it was, but within 1.5 sizes in 3 frames
     assert tracker.tracks_started == 1
+    assert out[:, 5].tolist() == [0]
+
+
+def test_a_nearby_face_of_another_size_or_too_far_starts_its_own_track() -> None:
+    tracker = FaceTracker()
+    tracker.update(_det(0, 0))
+    tracker.update(np.concatenate([_det(45, 0, size=100), _det(200, 0)]))  # 2.5x as big; 5 sizes away
+    assert tracker.tracks_started == 3
 
 
 def test_no_hold_without_tracking_history_and_empty_frames() -> None:
