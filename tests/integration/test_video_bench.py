@@ -46,3 +46,18 @@ def test_every_config_scores_every_frame_and_tracking_only_adds_cover(tmp_path: 
     assert sum(plain.found.values()) > 0  # the detector found faces in the clip
     if "deface" in by_config:
         assert by_config["deface"].score.masked_boxes > 0  # its boxes were captured from its own video mode
+
+
+def test_the_product_runner_scores_anonymise_video_like_the_loop(tmp_path: Path) -> None:
+    """faceanon.video.anonymise_video end to end (keep_boxes) gives the loop's masks frame for frame: the same
+    detector, strategy and tracker, so the same exposed and found counts."""
+    pytest.importorskip("av")
+    module = bench()
+    clips = build_clips(SHARED, tmp_path, photos=1, motions=("zoom",), resolutions=("720p",), frames=4)
+    product = module.run(clips, ["default", "no-tracking"], 3, product=True)["720p"]
+    loop = module.run(clips, ["default", "no-tracking"], 3, product=False)["720p"]
+    for name in ("default", "no-tracking"):
+        assert product[name].score.frames == 4
+        assert product[name].score.exposed == loop[name].score.exposed, name
+        assert product[name].score.found == loop[name].score.found, name
+        assert product[name].score.masked_boxes == loop[name].score.masked_boxes, name
