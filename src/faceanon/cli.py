@@ -46,9 +46,9 @@ ANONYMISE_EPILOG = f"""examples:
   faceanon anonymise dashcam/ -o clean/ --fast           videos: fast detection on every 3rd frame, tracked between
 
 Folders are searched recursively for .jpg .jpeg .png .webp .gif .tif .tiff .bmp .avif .heic .heif and the
-videos .mp4 .m4v .mov .mkv .webm (earlier
-*{ANONYMISED_SUFFIX}.* outputs and anything inside the -o folder are skipped). An existing output is never replaced
-silently: such files fail unless --overwrite or --skip-existing is given. Inputs are never overwritten.
+videos .mp4 .m4v .mov .mkv .webm (earlier *{ANONYMISED_SUFFIX}.* outputs and anything inside the -o folder are
+skipped). An existing output is never replaced silently: such files fail unless --overwrite or --skip-existing
+is given. Inputs are never overwritten.
 Exit status: 0 all done, 1 some file failed or was refused, 2 bad options or no model.
 Settings not given here come from FACEANON_* environment variables (see the README)."""
 
@@ -220,6 +220,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="videos: detect faces on every Nth frame and track them in between, 1-30 (default: 1; 3 with --fast)",
+    )
+    anon.add_argument(
+        "--keep-creation-time",
+        action="store_true",
+        help="videos: keep the container's creation time (no other metadata is ever kept)",
     )
     existing = anon.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")

@@ -107,7 +107,8 @@ def _anonymise_files(args: argparse.Namespace, settings: Settings, out_dir: Path
     workers = min(args.jobs, len(plan))
     check_model(settings, workers)
     every = frames_between_detections(getattr(args, "every", None), settings)
-    tasks = [(str(job.source), str(job.target), None, every) for job in plan]
+    keep_time = bool(getattr(args, "keep_creation_time", False))
+    tasks = [(str(job.source), str(job.target), None, every, keep_time) for job in plan]
     try:
         for index, record in cli_pool.run(cli_pool.anonymise_task, tasks, settings, args.jobs):
             job = plan[index]

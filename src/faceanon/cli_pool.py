@@ -64,14 +64,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def anonymise_task(source: str, target: str | None, data: bytes | None = None, every: int = 1) -> Record:
+def anonymise_task(
+    source: str, target: str | None, data: bytes | None = None, every: int = 1, keep_creation_time: bool = False
+) -> Record:
     """Anonymise one file into target (None: return the bytes, for stdout); a compact record of the result.
 
     Videos (by extension, with a target) go to faceanon.video, detecting every ``every``-th frame."""
     settings: Settings = _state["settings"]
     if target is not None and data is None and is_video(source):
         try:
-            return video_record(source, target, settings, _state["detector"], every)
+            return video_record(source, target, settings, _state["detector"], every, keep_creation_time)
         except (OSError, FaceAnonError) as exc:
             return {"error": error_message(exc)}
     try:

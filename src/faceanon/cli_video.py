@@ -15,9 +15,13 @@ def frames_between_detections(every: int | None, settings: Settings) -> int:
     return FAST_EVERY if settings.detection == "fast" else 1
 
 
-def video_record(source: str, target: str, settings: Settings, detector: Detector, every: int) -> dict[str, Any]:
+def video_record(
+    source: str, target: str, settings: Settings, detector: Detector, every: int, keep_creation_time: bool = False
+) -> dict[str, Any]:
     """Anonymise one video into target (atomically; raises FaceAnonError on refusal) -> the report's record."""
-    result = anonymise_video(Path(source), Path(target), settings, detector=detector, every=every)
+    result = anonymise_video(
+        Path(source), Path(target), settings, detector=detector, every=every, keep_creation_time=keep_creation_time
+    )
     report = result.to_report()
     return {
         "format": result.container,

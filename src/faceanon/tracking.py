@@ -169,7 +169,8 @@ class FaceTracker:
 
     def update(self, detections: npt.NDArray[np.floating] | None) -> FloatArray:
         """One frame. detections float32 [N, 5] (x1, y1, x2, y2, score) or None when the frame was not
-        detected. Returns float32 [M, 6] (x1, y1, x2, y2, score, track_id): the boxes to mask this frame."""
+        detected. Returns float32 [M, 6] (x1, y1, x2, y2, score, track_id): the boxes to mask this frame, the
+        N detections' rows first (faceanon.video_lookahead relies on it), then the held tracks'."""
         for track in self._tracks:
             track.predict()
         if detections is None:

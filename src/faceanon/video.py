@@ -36,13 +36,17 @@ from .video_io import (
     VideoLimits,
     VideoProbe,
     import_av,
+    main_video_stream,
     open_input,
     probe,
 )
+from .video_lookahead import backfill
 
 __all__ = ["FAST_EVERY", "VIDEO_EXTENSIONS", "VideoLimits", "VideoResult", "anonymise_video", "is_video"]
 
 DEFAULT_LIMITS = VideoLimits()
+# FFmpeg's colorspace values that say nothing about the matrix: RGB (0) and unspecified (2).
+UNSPECIFIED_COLOUR = (0, 2)
 # `--fast` detects every FAST_EVERY-th frame (one 1x pass) and tracks in between.
 FAST_EVERY = 3
 
@@ -132,7 +136,7 @@ def anonymise_video(
         os.replace(temporary, dst)
     except FaceAnonError:
         raise
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, ValueError) as exc:  # PyAV raises ValueError for stream parameters it cannot take
         raise UnsupportedVideoError(f"the video could not be decoded or encoded ({type(exc).__name__})") from None
     finally:
         temporary.unlink(missing_ok=True)
@@ -161,6 +165,11 @@ class _Run:
         self.boxes: list[npt.NDArray[np.float32]] = []
         self.detected = 0
         self.last_pts: int | None = None
+        self.first_pts: int | None = None
+        self.colour: dict[str, Any] = {}
+        self.frames_seen = 0
+        self.pending: list[tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.float32]]] = []  # between detections
+        self.previous = np.zeros((0, 6), dtype=np.float32)  # the boxes of the last detected frame
 
     @contextmanager
     def clock(self, stage: str) -> Iterator[None]:
@@ -175,13 +184,13 @@ class _Run:
         started = time.perf_counter()
         with open_input(self.src) as source:
             info = probe(source, self.src.suffix, self.limits)
-            video_in = source.streams.video[0]
+            video_in = main_video_stream(source)  # the only video stream written (cover art and others are dropped)
             video_in.thread_count = self.settings.intra_op_threads
             audio_in = list(source.streams.audio)
             with av.open(str(self.out_path), mode="w", format=info.container) as sink:
                 if keep_creation_time and "creation_time" in source.metadata:
                     sink.metadata["creation_time"] = source.metadata["creation_time"]
-                video_out = self._video_stream(sink, info)
+                video_out = self._video_stream(sink, info, video_in.codec_context)
                 audio_out = {stream.index: sink.add_stream_from_template(stream) for stream in audio_in}
                 for stream in audio_out.values():
                     stream.metadata.clear()
@@ -195,6 +204,7 @@ class _Run:
                         frames = list(packet.decode())
                     for frame in frames:
                         self._frame(frame, info, video_out, sink)
+                self._flush(info, video_out, sink)
                 with self.clock("encode"):
                     sink.mux(video_out.encode(None))
         self._check_complete(info)
@@ -220,29 +230,57 @@ class _Run:
             detected_faces=self.detected,
         )
 
-    def _video_stream(self, sink: Any, info: VideoProbe) -> Any:
+    def _video_stream(self, sink: Any, info: VideoProbe, decoder: Any) -> Any:
+        """The encoder: the codec family's, 8-bit 4:2:0, the input's time base and colour tags."""
         encoder, options = ENCODERS[info.codec]
         stream = sink.add_stream(encoder, rate=info.fps, options=dict(options))
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
+        # Keep the input's colour description (BT.709 for HD, mostly) and convert RGB back with the same matrix
+        # and range, so colours do not shift; unspecified stays unspecified (FFmpeg's BT.601 default).
+        self.colour = {
+            "dst_colorspace": decoder.colorspace if decoder.colorspace not in UNSPECIFIED_COLOUR else None,
+            "dst_color_range": decoder.color_range if decoder.color_range else None,
+        }
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(stream.codec_context, name, getattr(decoder, name))
+        if decoder.sample_aspect_ratio:  # anamorphic video keeps its display shape
+            stream.codec_context.sample_aspect_ratio = decoder.sample_aspect_ratio
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.thread_count = self.settings.intra_op_threads
         return stream
 
     def _frame(self, frame: Any, info: VideoProbe, video_out: Any, sink: Any) -> None:
-        """One decoded frame: checked, detected (or not), tracked, masked, encoded."""
-        av = import_av()
-        index = len(self.faces_per_frame)
+        """One decoded frame: checked, detected (or not) and tracked; masked and encoded now, or (between
+        detections) once the next detection has backfilled it (faceanon.video_lookahead)."""
+        index = self.frames_seen
+        self.frames_seen += 1
         self._check_frame(frame, info, index)
         with self.clock("decode"):
             rgb: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
         with self.clock("detect"):
-            if index % self.every == 0:
-                dets = detect_faces(self.detector, rgb, self.settings)
-                self.detected += len(dets)
-                boxes = self.tracker.update(dets)
-            else:
-                boxes = self.tracker.update(None)
+            if index % self.every:
+                self.pending.append((frame.pts, rgb, self.tracker.update(None)))
+                return
+            dets = detect_faces(self.detector, rgb, self.settings)
+            self.detected += len(dets)
+            boxes = self.tracker.update(dets)
+            extra = backfill(self.previous, boxes[: len(dets)], len(self.pending))  # detections come first
+            self.previous = boxes
+        for (pts, held_rgb, held), more in zip(self.pending, extra, strict=True):
+            self._emit(pts, held_rgb, np.concatenate([held, more]), info, video_out, sink)
+        self.pending.clear()
+        self._emit(frame.pts, rgb, boxes, info, video_out, sink)
+
+    def _flush(self, info: VideoProbe, video_out: Any, sink: Any) -> None:
+        """The frames after the last detection: the tracker's boxes only (no later detection to backfill)."""
+        for pts, rgb, boxes in self.pending:
+            self._emit(pts, rgb, boxes, info, video_out, sink)
+        self.pending.clear()
+
+    def _emit(self, pts: int, rgb: Any, boxes: npt.NDArray[np.float32], info: VideoProbe, out: Any, sink: Any) -> None:
+        """Mask one frame with its boxes, record them and encode it."""
+        av = import_av()
         with self.clock("mask"):
             masked = apply_masks(
                 rgb,
@@ -256,9 +294,9 @@ class _Run:
         if self.keep_boxes:
             self.boxes.append(boxes)
         with self.clock("encode"):
-            out = av.VideoFrame.from_ndarray(masked, format="rgb24")
-            out.pts, out.time_base = frame.pts, info.time_base
-            sink.mux(video_out.encode(out))
+            frame = av.VideoFrame.from_ndarray(masked, format="rgb24").reformat(format="yuv420p", **self.colour)
+            frame.pts, frame.time_base = pts, info.time_base
+            sink.mux(out.encode(frame))
 
     def _check_frame(self, frame: Any, info: VideoProbe, index: int) -> None:
         if index >= self.limits.max_frames:
@@ -274,7 +312,9 @@ class _Run:
             )
         if frame.pts is None:
             raise UnsupportedVideoError(f"frame {index} has no timestamp")
-        if frame.pts * info.time_base > self.limits.max_seconds:
+        if self.first_pts is None:
+            self.first_pts = frame.pts
+        if (frame.pts - self.first_pts) * info.time_base > self.limits.max_seconds:  # a segment may start late
             raise ImageTooLargeError(f"video lasts more than {self.limits.max_seconds:g} s")
         if self.last_pts is not None:
             step = Fraction(frame.pts - self.last_pts) * info.time_base * info.fps  # in frames: 1 at constant rate

@@ -92,15 +92,15 @@ def output_format(container_name: str, suffix: str) -> str:
 
 def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLimits) -> VideoProbe:
     """Check the container and its first video stream against what can be anonymised safely and the limits."""
-    if not container.streams.video:
-        raise UnsupportedVideoError("the file has no video stream")
-    stream = container.streams.video[0]
+    stream = main_video_stream(container)
     codec = stream.codec_context.codec.canonical_name  # "av1" whether libdav1d or another decoder reads it
     if codec not in ENCODERS:
         raise UnsupportedVideoError(f"unsupported video codec {codec!r}: h264, hevc, vp8, vp9, av1 or mpeg4")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise UnsupportedVideoError("the video stream has no frame size (zero-length or corrupt stream)")
+    if width % 2 or height % 2:
+        raise UnsupportedVideoError(f"odd frame size {width}x{height} is not supported (4:2:0 needs even sizes)")
     if width > limits.max_width or height > limits.max_height:
         raise ImageTooLargeError(f"video is {width}x{height}; at most {limits.max_width}x{limits.max_height}")
     check_pixel_format(stream.codec_context.pix_fmt, stream.codec_context.color_trc)
@@ -125,6 +125,15 @@ def probe(container: "av.container.InputContainer", suffix: str, limits: VideoLi
         duration_s=duration_s,
         audio_streams=len(container.streams.audio),
     )
+
+
+def main_video_stream(container: "av.container.InputContainer") -> "av.video.stream.VideoStream":
+    """The first video stream that is not a cover picture (MP4 cover art is an "attached picture" stream)."""
+    pyav = import_av()
+    for stream in container.streams.video:
+        if not stream.disposition & pyav.stream.Disposition.attached_pic:
+            return stream
+    raise UnsupportedVideoError("the file has no video stream")
 
 
 def check_pixel_format(pix_fmt: str | None, color_trc: int) -> None:

@@ -2,6 +2,7 @@
 side, neither the output nor a partial temporary file."""
 
 import io
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,13 @@ CASES: list[tuple[str, str, Maker, type[FaceAnonError], str]] = [
     ),
     ("HDR (PQ)", "h.mp4", _hdr, UnsupportedVideoError, "HDR"),
     (
+        "odd frame size",
+        "odd.mp4",
+        lambda p: write_clip(p, [np.zeros((241, 321, 3), np.uint8)] * 3, pix_fmt="yuv444p"),
+        UnsupportedVideoError,
+        "odd frame size 321x241",
+    ),
+    (
         "over the resolution limit",
         "big.mp4",
         lambda p: write_clip(p, [np.zeros((2176, 3904, 3), np.uint8)]),
@@ -252,3 +260,37 @@ def test_a_webm_without_duration_is_anonymised_and_its_length_checked_per_frame(
             source, tmp_path / "o2.webm", Settings(), detector=BoxDetector(), limits=VideoLimits(max_seconds=0.5)
         )
     assert not (tmp_path / "o2.webm").exists()
+
+
+def test_frames_stream_through_in_bounded_memory(tmp_path: Path) -> None:
+    frames, _ = frames_with_a_face(240)  # 240 RGB frames: 55 MB if they were all held at once
+    source = write_clip(tmp_path / "long.mp4", frames)
+    del frames
+    tracemalloc.start()
+    try:
+        result = anonymise_video(source, tmp_path / "out.mp4", Settings(), detector=BoxDetector())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.frames == 240
+    assert peak < 12 * 1024 * 1024  # a handful of frames (230 kB each) and their masks, not the whole video
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_corrupted_bytes_fail_with_a_domain_error_or_every_frame_masked(tmp_path: Path, seed: int) -> None:
+    clean = write_clip(tmp_path / "clean.mp4", FRAMES, container="mp4" if seed % 2 else "matroska")
+    data = bytearray(clean.read_bytes())
+    rng = np.random.default_rng(seed)
+    for offset in rng.integers(len(data) // 10, len(data), size=30):
+        data[offset] ^= 0xFF
+    source = tmp_path / ("bad.mp4" if seed % 2 else "bad.mkv")
+    source.write_bytes(bytes(data))
+    target = tmp_path / "out" / source.name
+    try:
+        result = anonymise_video(source, target, Settings(), detector=BoxDetector())
+    except FaceAnonError:
+        assert not target.exists()
+    else:
+        with av.open(str(target)) as out:
+            assert sum(1 for _ in out.decode(video=0)) == result.frames
+    assert [p.name for p in (tmp_path / "out").iterdir()] in ([], [source.name])

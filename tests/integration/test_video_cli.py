@@ -2,6 +2,7 @@
 every container and codec family in and out, audio copied untouched, no metadata carried over."""
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -14,7 +15,8 @@ from faceanon.detector import CenterFaceDetector
 from faceanon.settings import Settings
 from faceanon.tracking import TrackerOptions
 from faceanon.video import anonymise_video
-from support.videos import Clip, face_clip, read_frames
+from support.fakes import BoxDetector
+from support.videos import Clip, face_clip, frames_with_a_face, read_frames, write_clip
 
 Box = tuple[float, float, float, float]
 
@@ -148,6 +150,12 @@ def test_creation_time_only_when_asked(clip: Clip, tmp_path: Path) -> None:
     with av.open(str(tmp_path / "kept.mp4")) as kept:
         assert kept.metadata["creation_time"].startswith("2021-06-01T12:00:00")
         assert "location" not in kept.metadata
+    out = tmp_path / "cli"
+    flags = ["--every", "5", "--keep-creation-time", "-j", "1", "-q"]
+    assert main(["anonymise", str(clip.path), "-o", str(out), *flags]) == 0
+    with av.open(str(out / "walk.mp4")) as kept:
+        assert kept.metadata["creation_time"].startswith("2021-06-01T12:00:00")
+        assert "comment" not in kept.metadata
 
 
 @pytest.mark.parametrize(
@@ -193,7 +201,68 @@ def test_a_folder_of_photos_and_videos(clip: Clip, tmp_path: Path, sample_bytes:
 
 def test_a_fast_face_with_detection_every_third_frame_stays_one_track(tmp_path: Path) -> None:
     fast = face_clip(tmp_path / "fast.mp4", count=16)  # 15 px a frame (a quarter of the face): IoU < 0.3 at 3 frames
-    result = anonymise_video(fast.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3)
+    result = anonymise_video(fast.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3, keep_boxes=True)
     assert result.tracks == 1
     assert _exposed_frames(fast, tmp_path / "out.mp4") == []
-    assert max(result.faces_per_frame) == 1  # no stale copies of the face left behind
+    assert result.boxes is not None
+    assert {int(row[5]) for boxes in result.boxes for row in boxes} == {0}  # no stale copies of the face left behind
+    assert result.faces_per_frame[::3] == (1,) * 6  # detected frames: the detection; between: + the backfilled box
+
+
+def test_a_face_entering_between_detections_is_masked_before_it_is_detected(tmp_path: Path) -> None:
+    frames, faces = frames_with_a_face(20, hide=(0,))  # frame 0 (detected): no face; frames 1 and 2: not detected
+    clip = Clip(write_clip(tmp_path / "enter.mp4", frames), faces)
+    result = anonymise_video(clip.path, tmp_path / "out.mp4", Settings(detection="fast"), every=3)
+    assert result.faces_per_frame[0] == 0
+    assert _exposed_frames(clip, tmp_path / "out.mp4") == []  # frames 1 and 2 backfilled from the detection at 3
+
+
+def test_colour_tags_and_colours_are_kept(tmp_path: Path) -> None:
+    source = tmp_path / "hd.mp4"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        context = stream.codec_context
+        context.colorspace, context.color_primaries, context.color_trc, context.color_range = 1, 1, 1, 1  # BT.709
+        for index in range(5):
+            rgb = np.full((48, 64, 3), (200, 40, 60), np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", dst_colorspace=1)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    output = tmp_path / "out.mp4"
+    anonymise_video(source, output, Settings(), detector=BoxDetector(((0.0, 0.0, 0.05, 0.05, 0.9),)))
+    with av.open(str(output)) as result:
+        context = result.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+    for frame in read_frames(output):
+        assert np.abs(frame[24, 32].astype(int) - (200, 40, 60)).max() <= 6
+
+
+def test_cover_art_is_skipped_and_the_pixel_aspect_ratio_kept(tmp_path: Path) -> None:
+    frames, _ = frames_with_a_face(10)
+    source = tmp_path / "cover.mp4"
+    with av.open(str(source), "w") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 320, 240, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        video.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        picture = av.VideoFrame.from_ndarray(frames[0], format="rgb24")
+        picture.pts = 0
+        out.mux(cover.encode(picture))
+        out.mux(cover.encode(None))
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(source)) as check:
+        assert sorted(s.codec_context.name for s in check.streams.video) == ["h264", "mjpeg"]  # the cover is there
+    output = tmp_path / "out.mp4"
+    result = anonymise_video(source, output, Settings(), detector=BoxDetector())
+    assert (result.frames, result.video_codec) == (10, "h264")
+    with av.open(str(output)) as out:
+        assert [s.codec_context.name for s in out.streams] == ["h264"]  # the cover (a picture of faces) is gone
+        assert out.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
