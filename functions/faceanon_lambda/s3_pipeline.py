@@ -65,7 +65,7 @@ def _previous_record(s3: Any, config: LambdaConfig, source: SourceObject) -> dic
     return record
 
 
-def _done_record(s3: Any, config: LambdaConfig, source: SourceObject) -> dict[str, Any] | None:
+def done_record(s3: Any, config: LambdaConfig, source: SourceObject) -> dict[str, Any] | None:
     """The audit record (written last) when it names this exact source version: processed, whatever the status."""
     record = _previous_record(s3, config, source)
     if record is None:
@@ -99,8 +99,20 @@ def _read_body(response: dict[str, Any], settings: Settings) -> bytes:
     return data
 
 
-def _put_json(s3: Any, bucket: str, key: str, record: dict[str, Any]) -> None:
+def put_json(s3: Any, bucket: str, key: str, record: dict[str, Any]) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(record, indent=1).encode(), ContentType="application/json")
+
+
+def commit(s3: Any, bucket: str, audit_key: str, record: dict[str, Any], output_key: str, written: Any) -> None:
+    """Write the audit record, the commit marker of an output already written (``written``: its put_object
+    response). No audit record, no output: if the record cannot be written, remove exactly that output version
+    and raise, so the caller fails and is retried."""
+    try:
+        put_json(s3, bucket, audit_key, record)
+    except Exception:
+        version = {"VersionId": written["VersionId"]} if written.get("VersionId") else {}
+        s3.delete_object(Bucket=bucket, Key=output_key, **version)
+        raise
 
 
 def anonymise_object(
@@ -119,7 +131,7 @@ def anonymise_object(
     if source.bucket == config.output_bucket:
         raise InvalidRequestError("refusing to process an object of the output bucket (trigger loop)")
     audit_key = config.audit_key(source.key)
-    if (done := _done_record(s3, config, source)) is not None:
+    if (done := done_record(s3, config, source)) is not None:
         return _duplicate(source, audit_key, done)
     response = _get_source(s3, source)
     etag, warning = _etag(response), ""
@@ -129,7 +141,7 @@ def anonymise_object(
         # there unless that version is already done; never drop it silently.
         warning = f"notification eTag {source.etag} is not the object's eTag {etag}"
         source = replace(source, etag=etag)
-        if (done := _done_record(s3, config, source)) is not None:
+        if (done := done_record(s3, config, source)) is not None:
             response["Body"].close()
             return _duplicate(source, audit_key, done, warning)
         warning += "; processed the object as it is now"
@@ -146,7 +158,7 @@ def anonymise_object(
         if not park_rejections:
             raise
         reason = rejection_reason(exc)
-        _put_json(s3, config.output_bucket, audit_key, rejection_record(source, reason, request_id))
+        put_json(s3, config.output_bucket, audit_key, rejection_record(source, reason, request_id))
         return Outcome(source, REJECTED, "", audit_key, reason=reason, warning=warning)
     del data
     held = config.review_hold and result.review
@@ -162,13 +174,7 @@ def anonymise_object(
     record = audit_record(result, source, config.output_bucket, output_key, request_id, status)
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     record["timings_ms"]["anonymise_and_store"] = duration_ms
-    try:
-        _put_json(s3, config.output_bucket, audit_key, record)
-    except Exception:
-        # No audit record, no output: remove exactly the version just written, then fail the record.
-        version = {"VersionId": written["VersionId"]} if written.get("VersionId") else {}
-        s3.delete_object(Bucket=config.output_bucket, Key=output_key, **version)
-        raise
+    commit(s3, config.output_bucket, audit_key, record, output_key, written)
     return Outcome(
         source, status, output_key, audit_key, result.face_count, result.review, duration_ms, warning=warning
     )

@@ -17,7 +17,7 @@ from faceanon.video_segments import join_segments
 
 from .audit import ANONYMISED, AUDIT_SCHEMA, REJECTED, rejection_record
 from .config import LambdaConfig
-from .s3_pipeline import _done_record, _put_json
+from .s3_pipeline import commit, done_record, put_json
 from .video_config import VideoConfig
 from .video_pipeline import CONTENT_TYPES, delete_work, download, segment_reports, source_of, work_key
 
@@ -68,7 +68,7 @@ def join_step(
     plan = event
     source, job = source_of(plan), str(plan["job"])
     audit_key = config.audit_key(source.key)
-    if _done_record(s3, config, source) is not None:  # a retried join whose first run committed
+    if done_record(s3, config, source) is not None:  # a retried join whose first run committed
         delete_work(s3, video, job)
         return {"status": "duplicate", "output_key": config.output_key(source.key)}
     reports = segment_reports(s3, video, plan)
@@ -76,7 +76,7 @@ def join_step(
     if rejected:
         reason = dict(rejected[0].get("reason") or {"error": "unsupported_media_type", "message": "rejected"})
         reason["message"] = f"segment {rejected[0].get('index')}: {reason.get('message', '')}"
-        _put_json(s3, config.output_bucket, audit_key, rejection_record(source, reason, plan.get("request_id", "")))
+        put_json(s3, config.output_bucket, audit_key, rejection_record(source, reason, plan.get("request_id", "")))
         delete_work(s3, video, job)
         return {"status": REJECTED, "reason": reason}
     suffix = Path(source.key).suffix.lower()
@@ -105,12 +105,6 @@ def join_step(
     record["timings_ms"]["join"] = round((time.perf_counter() - started) * 1000, 1)
     if plan.get("started"):
         record["timings_ms"]["wall"] = round((time.time() - float(plan["started"])) * 1000, 1)
-    try:
-        _put_json(s3, config.output_bucket, audit_key, record)
-    except Exception:
-        # No audit record, no output: remove exactly the version just written, then fail the step.
-        version = {"VersionId": written["VersionId"]} if written.get("VersionId") else {}
-        s3.delete_object(Bucket=config.output_bucket, Key=output_key, **version)
-        raise
+    commit(s3, config.output_bucket, audit_key, record, output_key, written)
     delete_work(s3, video, job)
     return {"status": ANONYMISED, "output_key": output_key, "frames": record["frames"], "faces": record["face_frames"]}

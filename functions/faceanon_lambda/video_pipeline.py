@@ -33,7 +33,7 @@ from faceanon.video_segments import probe, segments_of, split_segments
 
 from .audit import ANONYMISED, REJECTABLE, REJECTED, SourceObject, rejection_record
 from .config import LambdaConfig
-from .s3_pipeline import _done_record, _put_json
+from .s3_pipeline import done_record, put_json
 from .video_config import VideoConfig
 
 # The input's fault, parked with a rejection record: the photo path's, plus UnsupportedVideoError (unknown
@@ -111,7 +111,7 @@ def plan_step(
     source = source_of(event)
     if source.bucket == config.output_bucket:
         raise InvalidRequestError("refusing to process an object of the output bucket (trigger loop)")
-    if _done_record(s3, config, source) is not None:
+    if done_record(s3, config, source) is not None:
         return {"status": "duplicate", "source": asdict(source)}
     job = job_id(source)
     suffix = Path(source.key).suffix.lower()
@@ -125,7 +125,7 @@ def plan_step(
             parts = split_segments(local, plan, Path(folder) / "segments")
         except VIDEO_REJECTABLE as exc:
             reason = _rejection_reason(exc)
-            _put_json(
+            put_json(
                 s3, config.output_bucket, config.audit_key(source.key), rejection_record(source, reason, request_id)
             )
             return {"status": REJECTED, "source": asdict(source), "reason": reason}
@@ -172,7 +172,7 @@ def segment_step(
             report = {"status": ANONYMISED, **report}
     report |= {"index": index, "start_s": segment["start_s"], "end_s": segment["end_s"]}
     report["segment_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    _put_json(s3, video.work_bucket, work_key(video, job, "reports", f"{name}.json"), report)
+    put_json(s3, video.work_bucket, work_key(video, job, "reports", f"{name}.json"), report)
     return {"index": index, "status": report["status"]}  # small: the Map's result stays far below 256 KB
 
 

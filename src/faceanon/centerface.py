@@ -74,6 +74,14 @@ def output_names(session: Session) -> OutputNames:
     return OutputNames(names[0], names[1], names[2])
 
 
+def input_name(session: Session, model: str) -> str:
+    """The session's (first) input name; ``model`` names the model in the error."""
+    inputs = session.get_inputs()
+    if not inputs:
+        raise ModelError(f"{model} model has no input")
+    return inputs[0].name
+
+
 def build_session(model_path: Path, *, intra_op_threads: int = 1) -> ort.InferenceSession:
     """One ONNX Runtime session; build it once per process (module level in Lambda)."""
     options = ort.SessionOptions()
@@ -158,10 +166,7 @@ class CenterFace:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        inputs = session.get_inputs()
-        if not inputs:
-            raise ModelError("detector model has no input")
-        self.input_name = inputs[0].name
+        self.input_name = input_name(session, "detector")
         self.output_names = output_names(session)
 
     @classmethod

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .centerface import ALIGN, INFERENCE_ERRORS, RGBImage, Session, as_rgb_uint8, build_session, clip_boxes
+from .centerface import ALIGN, INFERENCE_ERRORS, RGBImage, Session, as_rgb_uint8, build_session, clip_boxes, input_name
 from .errors import InvalidRequestError, ModelError
 from .nms import FloatArray, nms
 
@@ -67,10 +67,7 @@ class RetinaFace:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        inputs = session.get_inputs()
-        if not inputs:
-            raise ModelError("verifier model has no input")
-        self.input_name = inputs[0].name
+        self.input_name = input_name(session, "verifier")
         names = [output.name for output in session.get_outputs()]
         if {"loc", "conf"} <= set(names):
             self.output_names = ["loc", "conf"]
